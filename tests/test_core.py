@@ -1,0 +1,86 @@
+"Core settings, the runner's parameter checks, and papermill runs of 00_core / 00a_runner."
+import json, os
+from pathlib import Path
+import pytest
+from llmbench.core import LLMBenchError, get_settings, write_results, read_results
+from llmbench.runner import NotebookFailed, find_notebook, plan_params, run, run_notebook, describe
+
+NBS = Path(__file__).resolve().parents[1]/'nbs'
+
+
+def test_settings_precedence(tmp_path, monkeypatch):
+    ini = tmp_path/'settings.ini'
+    ini.write_text('[llmbench]\nversion = 1\n[data]\ncorpus = embedded:python-code\n[paths]\ncache_dir = c\n')
+    monkeypatch.setenv('LLMBENCH_SETTINGS', str(ini))
+    s = get_settings()
+    assert s['data']['corpus'] == 'embedded:python-code'          # file beats built-in default
+    assert s.path('cache_dir') == tmp_path/'c'                      # relative to the file
+    monkeypatch.setenv('LLMBENCH_DATA_CORPUS', 'embedded:licenses')
+    assert get_settings()['data']['corpus'] == 'embedded:licenses'  # environment beats file
+
+
+def test_settings_file_matches_builtin_defaults(monkeypatch):
+    "settings.ini in the repo documents the same values as llmbench.core.DEFAULTS."
+    from llmbench.core import DEFAULTS
+    monkeypatch.delenv('LLMBENCH_SETTINGS', raising=False)
+    s = get_settings(NBS.parent/'settings.ini', env={})
+    for sec, kv in DEFAULTS.items():
+        for k, v in kv.items(): assert s[sec][k] == v, (sec, k)
+
+
+def test_missing_settings_file_named(monkeypatch, tmp_path):
+    monkeypatch.setenv('LLMBENCH_SETTINGS', str(tmp_path/'nope.ini'))
+    with pytest.raises(LLMBenchError, match='nope.ini'): get_settings()
+
+
+def test_unknown_param_lists_valid_names():
+    nb = find_notebook('00_core', NBS)
+    with pytest.raises(LLMBenchError, match=r"'matmul_size'.*valid names: matmul_n, matmul_seconds, run_dir"):
+        plan_params([nb], cli_params=[('matmul_size', '3')])
+
+
+def test_wrong_type_fails_before_running(tmp_path):
+    with pytest.raises(LLMBenchError, match=r"00_core: parameter matmul_n='big' is not a valid int"):
+        run(['00_core'], params=[('matmul_n', 'big')], out=tmp_path/'r', log=lambda s: None)
+    assert not (tmp_path/'r').exists()
+
+
+def test_preset_file_with_unknown_name(tmp_path):
+    nbs = tmp_path/'nbs'; (nbs/'params').mkdir(parents=True)
+    src = find_notebook('00_core', NBS)
+    (nbs/src.name).write_bytes(src.read_bytes())
+    (nbs/'params'/'00_core.demo.yaml').write_text('matmul_nn: 3\n')
+    with pytest.raises(LLMBenchError, match=r"00_core: parameter 'matmul_nn' \(from preset demo\)"):
+        plan_params([nbs/src.name], preset='demo')
+
+
+def test_failure_names_notebook_cell_and_error(tmp_path):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.metadata['kernelspec'] = dict(name='python3', display_name='python3', language='python')
+    p = nbformat.v4.new_code_cell('run_dir = ""\nx = 1'); p.metadata['tags'] = ['parameters']
+    nb.cells = [p, nbformat.v4.new_code_cell('y = 2'), nbformat.v4.new_code_cell('raise ValueError("boom at x=%d" % x)')]
+    f = tmp_path/'00_fail.ipynb'; nbformat.write(nb, str(f))
+    with pytest.raises(NotebookFailed) as e: run_notebook(f, tmp_path/'run', {'x': 7}, html=False)
+    msg = str(e.value)
+    assert '00_fail' in msg and 'cell 3' in msg and 'ValueError: boom at x=7' in msg
+    assert (tmp_path/'run'/'00_fail'/'00_fail.ipynb').is_file()  # partial output kept
+
+
+def test_core_notebook_smoke_and_params(run_nb, tmp_path):
+    r = run_nb('00_core')
+    assert r['matmul_peak_gflops'] > 0.1
+    r2 = run_nb('00_core', run_dir=tmp_path/'r2', matmul_n=128, matmul_seconds=0.05)
+    assert r2['matmul_peak_gflops'] > 0.1 and (tmp_path/'r2'/'00_core'/'results.json').is_file()
+
+
+def test_runner_report(tmp_path):
+    rd = run(['00_core'], params=[('matmul_n', '64'), ('matmul_seconds', '0.05')], out=tmp_path/'r', log=lambda s: None)
+    rep = (rd/'report.html').read_text()
+    assert '00_core/00_core.html' in rep and 'matmul_peak_gflops' in rep
+    assert (rd/'00_core'/'00_core.html').is_file()
+
+
+def test_list_describes_params_and_presets():
+    txt = describe(NBS)
+    assert '00_core  [presets: smoke' in txt and 'matmul_n' in txt

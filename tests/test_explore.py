@@ -1,0 +1,184 @@
+"Data exploration (`llmbench.explore`): statistics on hand-checkable texts, fits on synthetic laws, duplicates, browser, notebook runs."
+import collections, random, sys
+from pathlib import Path
+import numpy as np
+import pytest
+from llmbench.core import LLMBenchError
+from llmbench import explore as ex
+
+
+def _char_tokenizer(chars, unk=True):
+    "A real character-level `tokenizers` model wrapped as `PreTrainedTokenizerFast`."
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from transformers import PreTrainedTokenizerFast
+    vocab = {c: i for i, c in enumerate((['[UNK]'] if unk else []) + list(chars))}
+    t = Tokenizer(models.WordLevel(vocab, unk_token='[UNK]' if unk else None))
+    t.pre_tokenizer = pre_tokenizers.Split('', 'isolated'); t.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=t, unk_token='[UNK]' if unk else None)
+
+
+def _bytelevel_bpe(texts, vocab_size=300):
+    "A real byte-level BPE trained with `tokenizers` (no unknowns possible)."
+    from tokenizers import Tokenizer, models, trainers, pre_tokenizers, decoders
+    from transformers import PreTrainedTokenizerFast
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); t.decoder = decoders.ByteLevel()
+    t.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=t)
+
+
+def test_text_stats_by_hand():
+    s = ex.text_stats(["Zoë's cat", "the  cat", "ÿ"])
+    # words: zoë, s, cat | the, cat | ÿ  -> 6 words, 5 unique; chars 9+8+1; bytes: ë and ÿ are 2 bytes each
+    assert (s['n_docs'], s['n_chars'], s['n_bytes'], s['n_words'], s['n_unique_words']) == (3, 18, 20, 6, 5)
+    assert s['chars_per_doc_max'] == 9 and s['chars_per_doc_median'] == 8.0
+    assert ex.text_stats(["A a"], lower=False)['n_unique_words'] == 2
+    with pytest.raises(LLMBenchError, match=r'texts\[1\]'): ex.text_stats(["ok", b"bytes"])
+
+
+def test_token_stats_char_and_bpe():
+    tok = _char_tokenizer('ab ')
+    s = ex.token_stats(tok, ["ab ba", "aaé"])
+    assert (s['n_tokens'], s['n_unk'], s['vocab_size'], s['vocab_used']) == (8, 1, 4, 4)
+    assert s['bytes_per_token'] == pytest.approx(9 / 8) and s['chars_per_token'] == pytest.approx(1.0)
+    assert s['roundtrip_rate'] == pytest.approx(0.5)   # 'aaé' decodes with [UNK]
+    texts = ["the quick brown fox jumps over the lazy dog"] * 20 + ["naïve café"]
+    bpe = _bytelevel_bpe(texts)
+    b = ex.token_stats(bpe, texts)
+    assert b['n_unk'] == 0 and b['roundtrip_rate'] == 1.0 and not b['has_unk_token']
+    assert b['bytes_per_token'] > 3   # merges learned on repeated text compress it well beyond 1 byte/token
+    cmp = ex.compare_tokenizers({'char': tok, 'bpe': bpe}, ["the lazy dog"])
+    assert cmp['char']['n_tokens'] == 12 and cmp['char']['n_unk'] == 9 and cmp['bpe']['n_tokens'] < 5
+
+
+def test_stats_table_rows():
+    tok = _char_tokenizer('abc ')
+    st = {sp: {**ex.text_stats(v), 'tokens': {'char': ex.token_stats(tok, v)}} for sp, v in {'train': ["abc", "ab"], 'val': ["c"]}.items()}
+    rows = ex.stats_table(st)
+    assert [r['split'] for r in rows] == ['train', 'val']
+    assert rows[0]['tokens[char]'] == 5 and rows[0]['bytes/token[char]'] == 1.0 and rows[1]['docs'] == 1
+
+
+def test_zipf_exponent_recovered():
+    exact = {f'w{r}': round(1e6 * r**-0.9) for r in range(1, 2000)}
+    assert ex.fit_zipf(exact, 1, 1000)['exponent'] == pytest.approx(0.9, abs=1e-3)
+    rng = np.random.default_rng(1)
+    p = np.arange(1, 20001, dtype=float)**-1.0; p /= p.sum()
+    text = ' '.join(f'w{i}' for i in rng.choice(len(p), size=300_000, p=p))
+    f = ex.fit_zipf(ex.word_counts([text]), 1, 300)
+    assert f['exponent'] == pytest.approx(1.0, abs=0.05) and f['r2'] > 0.98 and f['rank_max'] == 300
+    assert ex.fit_zipf(exact, 1, None)['rank_max'] == 1999
+    with pytest.raises(LLMBenchError, match='zipf_rank_min'): ex.fit_zipf(exact, 0, 10)
+    with pytest.raises(LLMBenchError, match='word types'): ex.fit_zipf({'a': 2, 'b': 1}, 1, 10)
+
+
+def test_heaps_fit_recovered():
+    target = np.ceil(5 * np.arange(1, 20001)**0.5).astype(int)
+    stream, k = [], 0
+    for v in target:
+        if v > k: k += 1; stream.append(f'x{k}')
+        else: stream.append('x1')
+    n, v = ex.heaps_curve([' '.join(stream)], n_points=40)
+    assert v[-1] == target[-1] and n[-1] == 20000 and len(n) <= 40
+    fit = ex.fit_heaps(n, v, 200)
+    assert fit['beta'] == pytest.approx(0.5, abs=0.01) and fit['K'] == pytest.approx(5, rel=0.05) and fit['n_min'] >= 200
+    n0, v0 = ex.heaps_curve([])
+    assert len(n0) == 0
+    with pytest.raises(LLMBenchError, match='heaps_min_words'): ex.fit_heaps(n0, v0, 100)
+
+
+def test_scripts_and_categories():
+    d = ex.script_distribution(["Ab 1", "Ωμ ж", "日本!"])
+    assert d == {'LATIN': 2, 'GREEK': 2, 'whitespace': 2, 'CJK': 2, 'digit': 1, 'CYRILLIC': 1, 'punctuation': 1}
+    assert ex.char_class('\u0301') == 'COMBINING' and ex.char_class('€') == 'symbol' and ex.char_class('\t') == 'whitespace'
+
+
+def test_top_ngrams():
+    docs = ["to be or not to be", "To be"]
+    assert ex.top_ngrams(docs, 2, 3) == [('to be', 3), ('be or', 1), ('or not', 1)]
+    assert ex.top_ngrams(docs, 1, 1) == [('to', 3)]
+    assert ex.top_ngrams(["aaa"], 2, unit='char') == [('aa', 2)]
+    with pytest.raises(LLMBenchError, match="unit"): ex.top_ngrams(docs, 2, unit='byte')
+
+
+def _known_dup_corpus():
+    r = random.Random(7); vocab = [f'tok{i}' for i in range(500)]
+    base = [' '.join(r.choice(vocab) for _ in range(80)) for _ in range(40)]
+    near1 = base[2].split(); near1[40] = 'edited'                          # one word changed
+    near2 = base[9] + ' and a short tail'                                 # small addition
+    extra = [base[1], base[1], ' '.join(near1), near2, base[30].replace(' ', '\n')]
+    return base + extra
+
+
+def test_duplicate_rates_known():
+    docs = _known_dup_corpus()
+    d = ex.duplicate_stats(docs, threshold=0.8)
+    # 2 exact copies of base[1]; near: the edited, extended and re-spaced copies
+    assert (d['n_docs'], d['n_exact'], d['n_near']) == (45, 2, 3)
+    assert d['duplicate_of'][40:] == [1, 1, 2, 9, 30] and d['duplicate_of'][:40] == [-1] * 40
+    assert d['duplicate_rate'] == pytest.approx(5 / 45) and d['exact_rate'] == pytest.approx(2 / 45)
+    assert all(s >= 0.8 for _, _, s in d['examples'])
+    distinct = ex.duplicate_stats(docs[:40])
+    assert distinct['n_duplicates'] == 0
+    with pytest.raises(LLMBenchError, match='dup_num_perm'): ex.duplicate_stats(docs, num_perm=4)
+
+
+def test_overlap_leakage():
+    docs = _known_dup_corpus()
+    o = ex.overlap_stats(docs[:20], [docs[1], docs[42], docs[25], "unrelated"])
+    assert (o['n_queries'], o['n_exact'], o['n_near']) == (4, 1, 1) and o['overlap_rate'] == pytest.approx(0.5)
+
+
+def test_browser_pure_functions():
+    docs = ["Alpha beta", "beta gamma delta", "GAMMA", "x" * 50]
+    assert ex.search_docs(docs, 'gamma') == [1, 2] and ex.search_docs(docs, 'gamma', case=True) == [1]
+    assert ex.search_docs(docs, r'^[A-Z]+$', regex=True, case=True) == [2]
+    assert ex.search_docs(docs, '') == [0, 1, 2, 3]
+    with pytest.raises(LLMBenchError, match=r"search '\['"): ex.search_docs(docs, '[', regex=True)
+    assert ex.filter_length(docs, 5, 16) == [0, 1, 2] and ex.filter_length(docs, 20) == [3]
+    picks = [ex.random_doc(range(100), seed=s) for s in range(5)]
+    assert picks == [ex.random_doc(range(100), seed=s) for s in range(5)] and len(set(picks)) > 1
+    assert ex.random_doc([], seed=1) is None
+    b = ex.CorpusBrowser(docs, names=['a', 'b', 'c', 'd'], seed=0)
+    assert b.matches('beta', max_chars=12) == [0]
+    h = b.html('gamma')
+    assert '2 match' in h and '<mark>GAMMA</mark>' in h and '<b>b</b>' in h
+    assert '<mark>' not in ex.doc_html('a<b>', '') and '&lt;b&gt;' in ex.doc_html('a<b>')
+    assert type(b.show(headless=True, query='beta')).__name__ == 'HTML'
+
+
+def test_browser_widget_reacts():
+    docs = ["Alpha beta", "beta gamma delta", "GAMMA", "x" * 50]
+    b = ex.CorpusBrowser(docs, seed=3)
+    w = b.show(headless=False, query='beta')
+    assert type(w).__name__ == 'VBox' and b._m == [0, 1] and '<mark>beta</mark>' in b.view.value
+    b.search.value = 'gamma'; assert b._m == [1, 2] and '2 of 4' in b.info.value
+    b.pick.value = 1; assert 'GAMMA' in b.view.value
+    b.length.value = (0, 10); assert b._m == [2]
+    b.search.value = ''; b.button.click(); assert b._m[b.pick.value] in b._m
+    b.regex.value = True; b.search.value = '('; assert b._m == [] and 'regular expression' in b.info.value
+
+
+def test_is_headless_env(monkeypatch):
+    monkeypatch.setenv('LLMBENCH_HEADLESS', '0'); assert not ex.is_headless()
+    monkeypatch.setenv('LLMBENCH_HEADLESS', '1'); assert ex.is_headless()
+    monkeypatch.delenv('LLMBENCH_HEADLESS'); assert ex.is_headless()   # plain Python: no kernel
+
+
+def test_is_headless_in_a_kernel(monkeypatch):
+    "A live frontend sends allow_stdin=True (JupyterLab does); nbclient/papermill sends False."
+    jc = pytest.importorskip('jupyter_client')
+    monkeypatch.delenv('LLMBENCH_HEADLESS', raising=False)
+    km, kc = jc.manager.start_new_kernel(kernel_name='python3')
+    try:
+        def ask(allow):
+            kc.execute("from llmbench.explore import is_headless; print(is_headless())", allow_stdin=allow)
+            out = []
+            while True:
+                m = kc.get_iopub_msg(timeout=30)
+                if m['msg_type'] == 'stream': out.append(m['content']['text'])
+                if m['msg_type'] == 'error': raise AssertionError(m['content']['evalue'])
+                if m['msg_type'] == 'status' and m['content']['execution_state'] == 'idle' and out: return ''.join(out).strip()
+        assert ask(True) == 'False' and ask(False) == 'True'
+    finally:
+        kc.stop_channels(); km.shutdown_kernel(now=True)

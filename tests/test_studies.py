@@ -87,8 +87,8 @@ def test_arch_conclusions_are_computed_from_numbers():
 def _run(opt, lr, seed, floor):
     steps = list(range(0, 110, 10))
     curve = [floor + 3.0 * math.exp(-s / 10) for s in steps]
-    return dict(optimizer=opt, lr=lr, seed=seed, final_val_loss=curve[-1], best_val_loss=min(curve),
-                curve=dict(step=steps, seconds=steps, val_loss=curve, train_loss=curve))
+    return dict(optimizer=opt, lr=lr, seed=seed, val_loss=curve[-1], best_eval_loss=min(curve),
+                curve=dict(step=steps, seconds=steps, val_loss=curve))
 
 
 def test_optimizer_sweep_summary_and_conclusions():
@@ -101,7 +101,7 @@ def test_optimizer_sweep_summary_and_conclusions():
     best = best_rates(summ, grids)
     assert best.set_index('optimizer').lr.to_dict() == pytest.approx({'sgd': 0.1, 'adam': 1e-3})
     assert list(best.edge) == ['', '']
-    target = float(best.best_mean.max())
+    target = float(best.best_eval_mean.max())
     spd = speed_table(runs, best, target)
     assert spd.set_index('optimizer').reached.to_dict() == {'sgd': 1, 'adam': 2}  # seed 1 of sgd sits 0.05 above the target
     c = optimizer_conclusions(best, spd)

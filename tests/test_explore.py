@@ -182,3 +182,48 @@ def test_is_headless_in_a_kernel(monkeypatch):
         assert ask(True) == 'False' and ask(False) == 'True'
     finally:
         kc.stop_channels(); km.shutdown_kernel(now=True)
+
+
+def test_notebook_smoke(run_nb, tmp_path):
+    res = run_nb('02_explore', run_dir=tmp_path)
+    st = res['stats']
+    assert set(st) == {'train', 'val', 'test', 'all'} and res['tokenizers'] == ['char', 'bpe:512']
+    assert st['all']['n_docs'] == sum(st[s]['n_docs'] for s in ('train', 'val', 'test')) > 20
+    for sp in ('train', 'val', 'test', 'all'):
+        assert st[sp]['n_bytes'] >= st[sp]['n_chars'] > st[sp]['n_words'] >= st[sp]['n_unique_words'] > 0
+        char, bpe = st[sp]['tokens']['char'], st[sp]['tokens']['bpe:512']
+        assert char['chars_per_token'] == 1.0 and char['n_tokens'] == st[sp]['n_chars']   # one token per character, unknowns too
+        assert bpe['bytes_per_token'] > 1.5 * char['bytes_per_token'] and bpe['n_unk'] == 0 and bpe['roundtrip_rate'] == 1.0
+    assert st['train']['tokens']['char']['n_unk'] == 0   # the char vocabulary is built on the train split
+    assert res['comparison_split'] == 'val' and res['best_compression'] == 'bpe:512'
+    assert 0.7 < res['zipf']['exponent'] < 1.5 and res['zipf']['r2'] > 0.9 and res['zipf']['rank_min'] == 1
+    assert 0.3 < res['heaps']['beta'] < 0.9 and res['heaps']['r2'] > 0.9
+    assert max(res['scripts'], key=res['scripts'].get) == 'LATIN' and sum(res['scripts'].values()) == pytest.approx(1)
+    assert len(res['top_ngrams']) == 15 and all(len(g.split()) == 2 for g, _ in res['top_ngrams'])
+    assert 0 <= res['duplicates']['duplicate_rate'] < 0.2 and set(res['leakage']) == {'val', 'test'}
+    assert res['browser']['headless'] is True
+    out = tmp_path/'02_explore'
+    assert {f for f in res['figures']} == {'tokenizers.png', 'doc_lengths.png', 'zipf.png', 'heaps.png', 'scripts.png', 'ngrams.png'}
+    assert all((out/f).stat().st_size > 1000 for f in res['figures'])
+    nb = (out/'02_explore.ipynb').read_text()
+    assert 'Corpus browser (static)' in nb and 'application/vnd.jupyter.widget-view+json' not in nb
+
+
+def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path):
+    import json
+    r = random.Random(3); en = [f'word{i}' for i in range(400)]; ru = ['мир', 'дом', 'кот', 'лес', 'снег', 'река', 'город', 'небо']
+    docs = [' '.join(r.choice(en) for _ in range(70)) for _ in range(24)]
+    near = docs[5].split(); near[30] = 'edited'
+    docs += [docs[0], docs[0], ' '.join(near)] + [' '.join(r.choice(ru) for _ in range(70)) + f' {i}' for i in range(3)]
+    f = tmp_path/'corpus.jsonl'
+    f.write_text(''.join(json.dumps({'body': d, 'id': i}, ensure_ascii=False) + '\n' for i, d in enumerate(docs)), encoding='utf-8')
+    res = run_nb('02_explore', run_dir=tmp_path/'run', corpus=str(f), text_field='body', split='doc:0.6/0.2/0.2', seed=1,
+                 tokenizers='char, bpe:300', ngram_n=3, top_k=5, max_docs=0, zipf_rank_max=200, heaps_min_words=50)
+    assert res['data'] == dict(corpus=str(f), text_field='body', split='doc:0.6/0.2/0.2', seed=1, encoding_errors='strict')
+    assert res['stats']['all']['n_docs'] == 30 and res['tokenizers'] == ['char', 'bpe:300']
+    d = res['duplicates']
+    assert (d['n_exact'], d['n_near'], d['n_duplicates']) == (2, 1, 3)
+    assert res['scripts']['CYRILLIC'] > 0.03 and max(res['scripts'], key=res['scripts'].get) == 'LATIN'
+    assert len(res['top_ngrams']) == 5 and all(len(g.split()) == 3 for g, _ in res['top_ngrams'])
+    assert res['zipf']['rank_max'] == 200
+    assert res['stats']['all']['tokens']['bpe:300']['vocab_size'] == 300

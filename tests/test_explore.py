@@ -1,5 +1,5 @@
 "Data exploration (`llmbench.explore`): statistics on hand-checkable texts, fits on synthetic laws, duplicates, browser, notebook runs."
-import collections, random, sys
+import collections, os, random, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -117,7 +117,8 @@ def test_duplicate_rates_known():
     assert (d['n_docs'], d['n_exact'], d['n_near']) == (45, 2, 3)
     assert d['duplicate_of'][40:] == [1, 1, 2, 9, 30] and d['duplicate_of'][:40] == [-1] * 40
     assert d['duplicate_rate'] == pytest.approx(5 / 45) and d['exact_rate'] == pytest.approx(2 / 45)
-    assert all(s >= 0.8 for _, _, s in d['examples'])
+    assert [(e['doc'], e['duplicate_of'], e['kind']) for e in d['examples']] == [(40, 1, 'exact'), (41, 1, 'exact'), (42, 2, 'near'), (43, 9, 'near'), (44, 30, 'near')]
+    assert all(e['similarity'] >= 0.8 for e in d['examples'])
     distinct = ex.duplicate_stats(docs[:40])
     assert distinct['n_duplicates'] == 0
     with pytest.raises(LLMBenchError, match='dup_num_perm'): ex.duplicate_stats(docs, num_perm=4)
@@ -209,8 +210,9 @@ def test_notebook_smoke(run_nb, tmp_path):
     assert 'Corpus browser (static)' in nb and 'application/vnd.jupyter.widget-view+json' not in nb
 
 
-def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path):
+def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path, monkeypatch):
     import json
+    monkeypatch.setenv('LLMBENCH_PATHS_CACHE_DIR', str(tmp_path/'cache'))   # datasets' cache of the .jsonl stays in the test
     r = random.Random(3); en = [f'word{i}' for i in range(400)]; ru = ['мир', 'дом', 'кот', 'лес', 'снег', 'река', 'город', 'небо']
     docs = [' '.join(r.choice(en) for _ in range(70)) for _ in range(24)]
     near = docs[5].split(); near[30] = 'edited'
@@ -228,3 +230,13 @@ def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path):
     assert res['zipf']['rank_max'] == 200
     assert res['stats']['all']['tokens']['bpe:300']['vocab_size'] == 300
 
+
+
+@pytest.mark.hub
+@pytest.mark.skipif(os.environ.get('LLMBENCH_TEST_HUB') != '1',
+                    reason='needs the Hugging Face hub (network); set LLMBENCH_TEST_HUB=1 on a machine that reaches it')
+def test_notebook_hub_tokenizer(run_nb, tmp_path):
+    res = run_nb('02_explore', run_dir=tmp_path, tokenizers='char,hf:gpt2')
+    g = res['tokenizer_comparison']['hf:gpt2']
+    assert g['vocab_size'] >= 50257 and g['n_unk'] == 0 and g['roundtrip_rate'] == 1.0 and g['bytes_per_token'] > 3
+    assert res['best_compression'] == 'hf:gpt2'

@@ -167,20 +167,27 @@ def test_is_headless_env(monkeypatch):
 
 
 def test_is_headless_in_a_kernel(monkeypatch):
-    "A live frontend sends allow_stdin=True (JupyterLab does); nbclient/papermill sends False."
+    "A live frontend sends allow_stdin=True (JupyterLab does) and gets the widget; nbclient/papermill sends False and gets HTML."
     jc = pytest.importorskip('jupyter_client')
     monkeypatch.delenv('LLMBENCH_HEADLESS', raising=False)
     km, kc = jc.manager.start_new_kernel(kernel_name='python3')
     try:
-        def ask(allow):
-            kc.execute("from llmbench.explore import is_headless; print(is_headless())", allow_stdin=allow)
-            out = []
+        def run(code, allow):
+            msg_id = kc.execute(code, allow_stdin=allow); out, data = [], {}
             while True:
-                m = kc.get_iopub_msg(timeout=30)
-                if m['msg_type'] == 'stream': out.append(m['content']['text'])
-                if m['msg_type'] == 'error': raise AssertionError(m['content']['evalue'])
-                if m['msg_type'] == 'status' and m['content']['execution_state'] == 'idle' and out: return ''.join(out).strip()
-        assert ask(True) == 'False' and ask(False) == 'True'
+                m = kc.get_iopub_msg(timeout=60)
+                if m['parent_header'].get('msg_id') != msg_id: continue
+                t = m['msg_type']
+                if t == 'stream': out.append(m['content']['text'])
+                elif t in ('execute_result', 'display_data'): data.update(m['content']['data'])
+                elif t == 'error': raise AssertionError(m['content']['evalue'])
+                elif t == 'status' and m['content']['execution_state'] == 'idle': return ''.join(out).strip(), data
+        run("from llmbench.explore import is_headless, CorpusBrowser; b = CorpusBrowser(['a cat', 'a dog'])", False)
+        assert run("print(is_headless())", True)[0] == 'False' and run("print(is_headless())", False)[0] == 'True'
+        live = run("b.show(query='cat')", True)[1]
+        assert 'application/vnd.jupyter.widget-view+json' in live
+        static = run("b.show(query='cat')", False)[1]
+        assert 'application/vnd.jupyter.widget-view+json' not in static and '<mark>cat</mark>' in static['text/html']
     finally:
         kc.stop_channels(); km.shutdown_kernel(now=True)
 

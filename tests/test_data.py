@@ -187,6 +187,9 @@ def test_cache_key_follows_content_split_and_tokenizer(tmp_path, cache):
     a = prepare_data(str(p), 'char', 'tail:0.1', 0)
     assert prepare_data(str(p), 'char', 'tail:0.2', 0).dir != a.dir
     assert prepare_data(str(p), 'bpe:300', 'tail:0.1', 0).dir != a.dir
+    q = tmp_path/'copy.txt'; q.write_text(PROSE * 20)  # the same text elsewhere: the same entry, named after this call
+    c = prepare_data(str(q), 'char', 'tail:0.1', 0)
+    assert c.from_cache and c.dir == a.dir and c.meta['corpus']['name'] == str(q)
     p.write_text(PROSE * 21)  # new content: new size and mtime, read and hashed again
     b = prepare_data(str(p), 'char', 'tail:0.1', 0)
     assert not b.from_cache and b.dir != a.dir and b.meta['corpus']['hash'] != a.meta['corpus']['hash']

@@ -253,3 +253,12 @@ def test_notebook_local_txt_with_bpe(run_nb, cache, tmp_path):
     r = run_nb('01_data', corpus=str(p), tokenizer='bpe:512')
     assert r['corpus'] == str(p) and r['split'] == 'tail:0.05/0.05' and r['vocab_size'] <= 512
     assert r['bytes_per_token']['train'] > 2 and r['splits']['val']['bytes'] > 0 and r['roundtrip_ok']
+
+
+def test_bpe_long_text_cut_at_spaces_equals_whole_text_encoding(tmp_path, cache):
+    "Long texts are encoded in ~64K-character pieces cut before spaces: the same ids as encoding the whole text."
+    p = tmp_path/'long.txt'; p.write_text(PROSE * 1500)  # ~225K characters, one document
+    data = prepare_data(str(p), 'bpe:400', 'tail:0.1/0', 0)
+    train = ''.join(split_corpus(str(p), 'tail:0.1/0')['train'])
+    assert len(train) > 2 * 2**16  # at least three pieces
+    assert data.tokens('train').tolist() == data.tokenizer.encode(train, add_special_tokens=False)

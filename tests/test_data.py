@@ -51,6 +51,7 @@ def _docs_folder(tmp_path, n=30, dup=3):
     (None, 'embedded:python-docs', {'split': 'doc:0.8/0.1'}, "split 'doc:0.8/0.1'"),
     (None, 'embedded:python-docs', {'encoding_errors': 'loose'}, "encoding_errors='loose'"),
     (None, 'hf:', {}, 'no dataset id'),
+    (lambda d: (d/'emptydir').mkdir(), 'emptydir', {}, 'the folder holds no .txt/.jsonl'),
 ])
 def test_bad_input_names_the_culprit_and_leaves_no_cache_entry(tmp_path, cache, setup, spec, kw, msg):
     if setup: setup(tmp_path)
@@ -229,6 +230,26 @@ def test_make_text_file(tmp_path):
 
 
 # ---------------------------------------------------------------- hub (network)
+
+def test_hub_code_path_offline(cache, monkeypatch):
+    "The hub loader with `datasets.load_dataset` stubbed (no network here): splits, field checks, caching, errors."
+    import datasets
+    rows = [f"hub row {i}: " + PROSE for i in range(40)]
+    calls = []
+    def fake_load(ds_id, config=None, **kw):
+        calls.append((ds_id, config))
+        if ds_id == 'offline/missing': raise ConnectionError("Couldn't reach 'offline/missing' on the Hub")
+        return datasets.DatasetDict({'test': datasets.Dataset.from_dict({'text': rows[:2]}),
+                                     'train': datasets.Dataset.from_dict({'text': rows, 'n': list(range(40))})})
+    monkeypatch.setattr(datasets, 'load_dataset', fake_load)
+    data = prepare_data('hf:someone/corpus:en', 'char', 'auto', 0)
+    assert calls == [('someone/corpus', 'en')] and data.meta['split'] == 'doc:0.9/0.05/0.05'
+    assert sum(data.meta['splits'][s]['docs'] for s in SPLITS) == 40 and "split 'train'" in data.meta['corpus']['source']
+    assert prepare_data('hf:someone/corpus:en', 'char', 'auto', 0).from_cache
+    with pytest.raises(LLMBenchError, match=r"no field 'body' \(fields: text, n\)"): prepare_data('hf:someone/corpus', 'char', text_field='body')
+    with pytest.raises(LLMBenchError, match=r"corpus 'hf:offline/missing': could not load from the Hugging Face hub \(ConnectionError"):
+        prepare_data('hf:offline/missing', 'char')
+
 
 @pytest.mark.hub
 @pytest.mark.skipif(os.environ.get('LLMBENCH_TEST_HUB') != '1',

@@ -208,3 +208,12 @@ def test_evaluate_loss_covers_split(data):
             tot += T.lm_loss(m(x).logits, y, reduction='sum').item(); n += int((y != -100).sum())
     assert n == data.n_tokens('val') - 1 and full == pytest.approx(tot / n, rel=1e-6)
     assert T.evaluate_loss(m, data, 'val', 4, 16, max_batches=2) == T.evaluate_loss(m, data, 'val', 4, 16, max_batches=2)
+
+
+def test_grad_accum_matches_larger_batch(data):
+    "Two micro-batches of 4 give the same updates as one batch of 8 (same windows, equal token counts)."
+    def losses(**kw):
+        m = tiny_model(data)
+        return train_losses(T.train(m, data, max_steps=5, eval_interval=0, log_interval=5, **{**TINY, **kw}))
+    a, b = losses(batch_size=8, grad_accum=1), losses(batch_size=4, grad_accum=2)
+    assert a == pytest.approx(b, rel=1e-5) and len(a) == 5

@@ -111,3 +111,68 @@ def test_optimizer_sweep_summary_and_conclusions():
     assert steps_to_target([0, 5], [2.0, 1.0], 1.5) == 5 and steps_to_target([0, 5], [2.0, 1.6], 1.5) is None
     with pytest.raises(LLMBenchError, match='adamw'): lr_grids(['adamw'], {'adam': [1e-3, 1e-2]}, 2)
     with pytest.raises(LLMBenchError, match=r'\[0.1, 0.01\]'): log_grid(0.1, 0.01, 2)
+
+
+# ---------------------------------------------------------------- the notebooks, headless
+def _check_arch_results(res, archs, budgets):
+    runs = res['runs']
+    assert {(r['arch'], r['budget']) for r in runs} == {(a, b) for a in archs for b in budgets}
+    for r in runs:
+        assert math.isfinite(r['val_loss']) and r['params'] == res['design']['achieved_params'][r['arch']]
+        assert r['curve']['step'] and r['tokens_per_s'] > 0 and isinstance(r['sample'], str) and r['sample']
+    rows = {(t['arch'], t['budget']): t for t in res['table']}
+    for (a, b), t in rows.items():
+        assert t['bits_per_byte'] == pytest.approx(t['val_loss'] * res['val_tokens'] / res['val_bytes'] / math.log(2))
+        assert t['perplexity'] == pytest.approx(math.exp(t['val_loss']))
+    assert res['floor']['budget'] == 'floor' and math.isfinite(res['floor']['val_loss'])
+    assert [o['arch'] for o in res['ngram_orders']] == [f'ngram-{k}' for k in range(1, len(res['ngram_orders']) + 1)]
+    # the conclusions name the architecture the table ranks first under every budget
+    for b in budgets:
+        first = min((t for t in res['table'] if t['budget'] == b), key=lambda t: t['val_loss'])['arch']
+        line = next(c for c in res['conclusions'] if c.startswith(res['design']['budgets'][b]))
+        assert line.split(': ', 1)[1].startswith(first + ' ')
+    return runs
+
+
+def test_architectures_notebook_smoke(run_nb, tmp_path):
+    res = run_nb('05_architectures')
+    _check_arch_results(res, ['gpt', 'lstm', 'gru', 'cnn'], ['params', 'seconds'])
+    secs = [r for r in res['runs'] if r['budget'] == 'seconds']
+    assert all(r['stopped'] == 'max_seconds' for r in secs)
+    assert all(r['steps'] == 6 for r in res['runs'] if r['budget'] == 'params')
+    assert (tmp_path/'run'/'05_architectures'/'val_loss_curves.png').is_file()
+
+
+def test_architectures_notebook_flops_budget(run_nb):
+    res = run_nb('05_architectures', archs=['gpt', 'cnn'], budgets=['flops'], target_params=8000, max_steps=6,
+                 ngram_order=2, n_layer=0, eval_interval=3)
+    runs = _check_arch_results(res, ['gpt', 'cnn'], ['flops'])
+    fl = [r['train_flops'] for r in runs]
+    ref = 6 * res['design']['batch_size'] * res['design']['block_size'] * res['design']['flops_per_token']['gpt']
+    assert all(abs(f - ref) <= r['flops_per_token'] * res['design']['batch_size'] * res['design']['block_size'] for f, r in zip(fl, runs))
+
+
+def test_optimizers_notebook_smoke(run_nb, tmp_path):
+    res = run_nb('06_optimizers')
+    opts = ['sgd', 'adam']
+    assert res['design']['optimizers'] == opts and set(res['lr_grid']) == set(opts) and all(len(g) == 2 for g in res['lr_grid'].values())
+    assert {(r['optimizer'], r['lr'], r['seed']) for r in res['runs']} == {(o, lr, s) for o in opts for lr in res['lr_grid'][o] for s in (0, 1)}
+    assert all(s['seeds'] == 2 for s in res['summary'])
+    assert set(res['best_lr']) == set(opts) and all(res['best_lr'][o] in res['lr_grid'][o] for o in opts)
+    for o in opts:  # the best rate is the one with the lowest mean final loss over the two seeds
+        means = {lr: np.mean([r['val_loss'] for r in res['runs'] if r['optimizer'] == o and r['lr'] == lr]) for lr in res['lr_grid'][o]}
+        assert res['best_lr'][o] == min(means, key=means.get)
+        assert res['best_val_loss'][o] == pytest.approx(means[res['best_lr'][o]])
+    assert res['conclusions'][0].startswith("At each optimizer's best rate: " + min(res['best_val_loss'], key=res['best_val_loss'].get))
+    assert (tmp_path/'run'/'06_optimizers'/'optimizer_sweep.png').is_file()
+
+
+def test_optimizers_notebook_other_grid(run_nb):
+    res = run_nb('06_optimizers', optimizers=['sgd_momentum', 'adamw'], lr_ranges={'sgd_momentum': [0.01, 1.0], 'adamw': [0.001, 0.1]},
+                 n_lr=3, seeds=[3], max_steps=3, eval_interval=1, target_loss=4.4)
+    assert res['lr_grid']['sgd_momentum'] == pytest.approx([0.01, 0.1, 1.0]) and res['lr_grid']['adamw'] == pytest.approx([0.001, 0.01, 0.1])
+    assert len(res['runs']) == 6 and {r['seed'] for r in res['runs']} == {3}
+    assert res['target_loss'] == 4.4
+    for s in res['steps_to_target']:  # recomputed from the stored curves
+        runs = [r for r in res['runs'] if r['optimizer'] == s['optimizer'] and r['lr'] == s['lr']]
+        assert s['steps_per_seed'] == [steps_to_target(r['curve']['step'], r['curve']['val_loss'], 4.4) for r in runs]

@@ -106,6 +106,14 @@ def test_stateful_equals_full_sequence(text):
     assert abs(w.nll_per_token / full - 1) > 1e-4
 
 
+def test_hf_path_model_and_its_tokenizer(gpt2, bpe, text, tmp_path):
+    "A model given as 'hf:<path>' is loaded with its saved tokenizer and scores as the object does."
+    gpt2.save_pretrained(tmp_path/'m'); bpe.save_pretrained(tmp_path/'m')
+    a = perplexity(f'hf:{tmp_path/"m"}', None, text[:2000], n_boot=0, device='cpu')
+    b = perplexity(gpt2, bpe, text[:2000], n_boot=0)
+    assert a.token_perplexity == pytest.approx(b.token_perplexity, rel=1e-6) and a.n_predicted == b.n_predicted
+
+
 def test_evaluate_style_is_mean_of_per_text_perplexities(gpt2, bpe, text):
     paras = [p for p in text.split('\n\n') if 3 <= len(bpe(p).input_ids) <= 60][:10]
     ev = evaluate_style_perplexity(gpt2, bpe, paras, batch_size=4, max_length=64)

@@ -1,5 +1,5 @@
 "Architectures (llmbench.models): the one model contract, checkpoints, stock-transformers export, state for generation."
-import math
+import json, math
 import pytest, torch
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 from llmbench.core import LLMBenchError
@@ -78,6 +78,8 @@ def test_gpt_export_is_stock_transformers(tie, tmp_path):
     for _ in range(5):
         opt.zero_grad(); m(x, labels=x).loss.backward(); opt.step()
     m.eval().save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path/'config.json').read_text())
+    assert cfg['model_type'] == 'gpt2' and cfg['architectures'] == ['GPT2LMHeadModel']  # what vLLM/TGI dispatch on
     s = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
     assert type(s) is GPT2LMHeadModel
     with torch.no_grad():

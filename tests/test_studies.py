@@ -81,6 +81,9 @@ def test_arch_conclusions_are_computed_from_numbers():
     assert 'gru leads gpt by 0.200' in c[1] and c[-1].startswith('The ranking changes with the budget')
     tied = [l for l in arch_conclusions(study_table(recs, 100, 100), margin=0.1) if 'gpt leads gru by 0.050' in l]
     assert len(tied) == 1 and 'call it a tie' in tied[0]  # 1.30 vs 1.35 under 'seconds'
+    orders = [dict(arch='ngram-1', val_loss=3.0), dict(arch='ngram-2', val_loss=1.3), dict(arch='ngram-3', val_loss=1.1)]
+    c = arch_conclusions(study_table(recs, 100, 100), orders=orders)
+    assert '  gru (1.200) sits between ngram-2 (1.300) and ngram-3 (1.100) in validation loss.' in c
 
 
 # ---------------------------------------------------------------- optimizer sweep (06)

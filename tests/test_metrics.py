@@ -262,14 +262,22 @@ def test_notebook_smoke(run_nb):
     assert r['bench']['throughput']['llmbench']['tokens_per_s'] > 0
 
 
-def test_notebook_local_txt_untrained(run_nb, tmp_path, text):
+def test_notebook_local_txt_run_checkpoint(run_nb, tmp_path, text):
+    "A local .txt, a BPE tokenizer, and the run directory's 04_train checkpoint (an untrained GPT saved there)."
+    from llmbench.data import prepare_data
+    from llmbench.models import build_model
     f = tmp_path/'corpus.txt'; f.write_text(text, encoding='utf-8')
-    r = run_nb('07_metrics', corpus=str(f), tokenizer='bpe:300', train_steps=0, eval_split='val', stride=16, n_continuations=6,
-               prompt_len=5, cont_len=5, prefix='eos')
+    data = prepare_data(str(f), 'bpe:300')
+    run = tmp_path/'run'
+    build_model('gpt', data.vocab_size, n_layer=1, n_head=2, n_embd=16, block_size=32).save_pretrained(run/'04_train'/'checkpoints'/'best')
+    r = run_nb('07_metrics', run_dir=run, corpus=str(f), tokenizer='bpe:300', train_steps=0, eval_split='val', stride=16,
+               n_continuations=6, prompt_len=5, cont_len=5, prefix='eos')
+    assert (run/'07_metrics'/'results.json').is_file() and (run/'07_metrics'/'bits_per_byte.png').is_file()
     assert r['data']['tokenizer'] == 'bpe:300' and r['data']['split'] == 'val'
-    assert 'randomly initialised' in r['model']['source'] and r['model']['trained_steps'] == 0
+    assert r['model']['source'].startswith('checkpoint') and r['model']['context_length'] == 32 and r['model']['trained_steps'] == 0
     p = r['perplexity']
     assert p['stride'] == 16 and p['prefix'] is not None and p['n_predicted'] == p['n_tokens']
     assert p['token_perplexity'] == pytest.approx(math.exp(p['nll'] / p['n_predicted']))
     assert p['token_perplexity'] > 100    # an untrained model on a 300-token vocabulary is near uniform
+    assert r['architectures']['lstm']['source'] == 'lstm, randomly initialised (not trained)'
     assert r['continuation']['n'] == 6

@@ -87,23 +87,26 @@ def test_gpt2_matches_transformers_guide(gpt2, bpe, text, tmp_path):
     assert r.n_predicted == ids.shape[1] - 1      # overlapping windows: every token but the first, once
 
 
-def test_stateful_equals_full_sequence(text):
-    "Carrying the recurrent state across chunks gives the loss of one pass over the whole document."
+@pytest.mark.parametrize('arch', ['lstm', 'gru', 'cnn'])
+def test_stateful_equals_full_sequence(arch, text):
+    "Carrying the recurrent state (convolution buffers) across chunks gives the loss of one pass over the whole document."
     from llmbench.models import build_model
     from llmbench.data import build_tokenizer
     tok = build_tokenizer('char', [text])
     torch.manual_seed(0)
-    m = build_model('lstm', len(tok), n_layer=1, n_embd=16, block_size=32).eval()
-    with torch.no_grad():
-        for p in m.parameters(): p.mul_(8)     # large weights: predictions depend on a long history
+    m = build_model(arch, len(tok), n_layer=2, n_embd=16, block_size=32).eval()
+    if arch != 'cnn':
+        with torch.no_grad():
+            for p in m.parameters(): p.mul_(8)     # large weights: predictions depend on a long history
     doc = text[:700]
     r = perplexity(m, tok, [doc, doc[:300]], max_length=50, batch_size=2, n_boot=0)   # chunks of 50, two lengths in one batch
     ids = torch.tensor([tok(doc, add_special_tokens=False).input_ids])
     with torch.no_grad(): full = m(ids, labels=ids).loss.item()
     assert r.method == 'stateful' and r.doc_stats[0, 1] == ids.shape[1] - 1
-    assert r.doc_stats[0, 0] / r.doc_stats[0, 1] == pytest.approx(full, rel=1e-6)
-    w = perplexity(m, tok, [doc], max_length=50, method='sliding-window', n_boot=0)     # windows forget what is before them
-    assert abs(w.nll_per_token / full - 1) > 1e-4
+    assert r.doc_stats[0, 0] / r.doc_stats[0, 1] == pytest.approx(full, rel=1e-5)   # float32, chunked vs one pass
+    if arch != 'cnn':
+        w = perplexity(m, tok, [doc], max_length=50, method='sliding-window', n_boot=0)     # windows forget what is before them
+        assert abs(w.nll_per_token / full - 1) > 1e-4
 
 
 def test_hf_path_model_and_its_tokenizer(gpt2, bpe, text, tmp_path):

@@ -149,6 +149,7 @@ def test_hf_spec_local_path(tmp_path):
     assert n == count_params(m) - 2 * 17 * 32  # untied embedding and head left out
     assert flops_per_token(m, seq_len=12) == 6 * (n + 17 * 32) + 12 * 2 * 32 * 12
     assert type(build_model(f'hf:{tmp_path}', 17)).__name__ == 'LlamaForCausalLM'
+    with pytest.raises(LLMBenchError, match='vocab_size=18: larger than the 17 token embeddings'): build_model(f'hf:{tmp_path}', 18)
     with pytest.raises(LLMBenchError, match='no config.json'): load_model(tmp_path/'missing')
     with pytest.raises(LLMBenchError, match="model 'hf:"): load_model(f'hf:{tmp_path}/missing')
 

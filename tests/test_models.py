@@ -194,3 +194,14 @@ def test_notebook_other_params(run_nb):
     assert res['archs']['cnn']['receptive_field'] >= 100 and res['archs']['cnn']['kernel_size'] == 5
     gpt = build_model('gpt', V, n_layer=3, n_head=3, n_embd=48, block_size=100)
     assert res['archs']['gpt']['params'] == count_params(gpt)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_resize_token_embeddings(arch):
+    "transformers' resize_token_embeddings (new tokens for fine-tuning) keeps the head tied and the contract intact."
+    m = tiny(arch)
+    m.resize_token_embeddings(20, mean_resizing=False)
+    x = torch.randint(0, 20, (2, 8))
+    out = m(x, labels=x)
+    assert out.logits.shape == (2, 8, 20) and m.config.vocab_size == 20 and torch.isfinite(out.loss)
+    assert m.lm_head.weight is m.get_input_embeddings().weight

@@ -6,6 +6,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 os.environ.setdefault('LLMBENCH_SETTINGS', str(ROOT/'settings.ini'))
+# Tests run two at a time (pytest -n 2) on 2 cores, and each starts papermill kernels: one torch thread per process and
+# passive OpenMP waits keep them from spinning against each other (set before torch is imported; kernels inherit it).
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 
 @pytest.fixture

@@ -84,3 +84,27 @@ def test_runner_report(tmp_path):
 def test_list_describes_params_and_presets():
     txt = describe(NBS)
     assert '00_core  [presets: smoke' in txt and 'matmul_n' in txt
+
+
+def test_runner_notebook_smoke_and_params(run_nb, tmp_path):
+    r = run_nb('00a_runner')
+    assert r['demo_notebook'] == '00_core' and r['demo_results']['matmul_peak_gflops'] > 0
+    assert '01_data' in r['notebooks'] and r['presets'] == ['smoke', 'demo', 'full']
+    r2 = run_nb('00a_runner', run_dir=tmp_path/'r2', demo_params={'matmul_n': 64, 'matmul_seconds': 0.05})
+    assert r2['demo_results']['matmul_peak_gflops'] > 0
+
+
+def test_cli_notebook_smoke_and_params(run_nb, tmp_path):
+    r = run_nb('99_cli')
+    b = r['bench_results']
+    assert b['arch'] == 'gpt' and b['steps'] == 3 and b['ms_per_step'] > 0 and 0 < b['mfu'] < 1.5
+    r2 = run_nb('99_cli', run_dir=tmp_path/'r2', bench='')
+    assert r2['bench_results'] is None and 'train' in r2['benches']
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    from llmbench.cli import main
+    assert main(['run', '00_core', '-p', 'matmul_n', 'big', '--out', str(tmp_path/'r')]) == 2
+    assert "matmul_n='big'" in capsys.readouterr().err
+    assert main(['bench', 'model', '--no-such-option', '1']) == 2
+    assert 'valid: --arch' in capsys.readouterr().err

@@ -55,3 +55,11 @@ def test_nbdev_test():
     "Every notebook's inline checks pass (nbdev-test runs them in-process, in parallel)."
     r = subprocess.run([str(BIN/'nbdev-test'), '--n-workers', '2', '--timing'], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+
+
+@pytest.mark.parametrize('nb', PIPELINE, ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(nb):
+    "papermill's own inspection (`papermill --help-notebook`) parses every parameter line (it skips comments with '=')."
+    import papermill as pm
+    from llmbench.runner import notebook_params
+    assert set(pm.inspect_notebook(str(nb))) == set(notebook_params(nb))

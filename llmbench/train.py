@@ -56,6 +56,7 @@ class TrainConfig:
     device: str = '' # auto | cpu | cuda | mps; "" = settings [train] device
     mixed_precision: str = '' # auto | no | fp16 | bf16; "" = settings [train] mixed_precision
     trackers: str = '' # Accelerate trackers, comma-separated (e.g. 'tensorboard', 'all'); "" = none
+    compile: bool = False # `torch.compile` the model for the training steps (evaluation and checkpoints use the plain module)
     def __post_init__(self): validate_config(self)
 
 def validate_config(cfg:TrainConfig) -> TrainConfig:
@@ -80,6 +81,7 @@ def validate_config(cfg:TrainConfig) -> TrainConfig:
     if cfg.nesterov and cfg.optimizer != 'sgd_momentum': _bad('nesterov', True, "only applies to optimizer='sgd_momentum'")
     if cfg.nesterov and cfg.momentum == 0: _bad('momentum', 0, "Nesterov momentum needs momentum > 0")
     if not isinstance(cfg.trackers, str): _bad('trackers', cfg.trackers, "a comma-separated string such as 'tensorboard'")
+    if not isinstance(cfg.compile, bool): _bad('compile', cfg.compile, "must be True or False")
     return cfg
 
 def make_config(config=None, # a `TrainConfig`, a dict of its fields, or None
@@ -393,6 +395,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     model = acc.prepare(model)  # first the model (placed, wrapped for DDP/FSDP), then an optimizer over its parameters
     opt = build_optimizer(model, cfg); lrs = LRSchedule(opt, cfg)
     opt, sched = acc.prepare(opt, lrs)
+    step_model = torch.compile(model) if cfg.compile else model  # a wrapper for the steps only: the weights are shared
     gen = _data_generator(cfg.seed + 7919 * acc.process_index)
     st = dict(step=0, tokens=0, train_s=0.0, best_val=math.inf, best_step=None, history=[])
     if resume: st.update(load_checkpoint(ckdir/'last' if resume is True else resume, model, acc, gen))
@@ -482,7 +485,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 t1 = time.perf_counter(); tm['data'] += t1 - t0
                 with (acc.no_sync(model) if micro < A - 1 else contextlib.nullcontext()):
-                    loss = lm_loss(model(x).logits, y)
+                    loss = lm_loss(step_model(x).logits, y)
                     acc.backward(loss / A if A > 1 else loss)
                 lsum = loss.detach() if micro == 0 else lsum + loss.detach()
                 sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1
@@ -580,7 +583,16 @@ class _PeakProbe:
     def __call__(self, event, rec, history):
         if event != 'log' or rec['step'] % self.every: return
         t0 = time.perf_counter(); self.sync(); self.a @ self.b; self.a @ self.b; self.sync(); dt = time.perf_counter() - t0
-        self.probes.append((rec['step'], self.flop / dt)); self.spent += dt
+        self.probes.append((rec['step'], self.flop / dt, dt)); self.spent += dt
+
+def _steady(times, probe_s, skip):
+    "Mean and median training-step time after the first `skip` steps, the time of the probes left out."
+    ss = [s for s in sorted(times) if s >= skip]
+    if len(ss) < 2: return {'mean_s': math.nan, 'median_s': math.nan}
+    a, b = ss[0], ss[-1]  # a probe at step s falls into the time of step s + 1
+    mean = (times[b] - times[a] - sum(dt for s, dt in probe_s.items() if a <= s < b)) / (b - a)
+    per = [times[s] - times[s - 1] - probe_s.get(s - 1, 0.0) for s in ss if s > a and s - 1 in times]
+    return {'mean_s': mean, 'median_s': _median(per)}
 
 def bench_train(steps:int=2000, # optimizer steps
                 corpus:str='', # corpus spec ("" = settings); the reference figures are for a 1 MB Shakespeare text
@@ -598,6 +610,7 @@ def bench_train(steps:int=2000, # optimizer steps
                 peak_n:int=1024, peak_seconds:float=1.0, # matmul peak: size, seconds of the measurements before and after
                 probe_interval:int=100, # steps between matmul probes during training (0 = none); their time is left out
                 out_dir:str='', # write history and checkpoints here ("" = nothing on disk)
+                compile:bool=False, # `torch.compile` the model (its compilation falls in the first steps: see `mfu_steady`)
                ) -> dict:
     "Train the classic small configuration; report MFU, tokens/s, step-time breakdown, loop overhead and memory."
     from llmbench.data import prepare_data
@@ -605,7 +618,7 @@ def bench_train(steps:int=2000, # optimizer steps
     data = prepare_data(corpus, tokenizer, split)
     cfg = make_config(max_steps=steps, batch_size=batch_size, block_size=block_size, optimizer=optimizer, lr=lr, min_lr=min_lr,
                       warmup_steps=warmup_steps, eval_interval=eval_interval, eval_batches=eval_batches,
-                      log_interval=log_interval, seed=seed, device=device)
+                      log_interval=log_interval, seed=seed, device=device, compile=compile)
     if probe_interval and probe_interval % log_interval: _bad('probe_interval', probe_interval, f"must be a multiple of log_interval={log_interval}")
     dev, n_threads = get_device(device), torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
@@ -618,7 +631,7 @@ def bench_train(steps:int=2000, # optimizer steps
         peak_after = matmul_peak(peak_n, peak_seconds, dev)
     finally: torch.set_num_threads(n_threads)
     probes = probe.probes if probe else []
-    peak = max([peak_before, peak_after] + [f for _, f in probes])
+    peak = max([peak_before, peak_after] + [f for _, f, _ in probes])
     t, n = dict(r.timings), max(1, r.steps)
     spent = probe.spent if probe else 0.0
     t['logging'] -= spent; t['loop'] -= spent  # the probes are the benchmark's, not the loop's
@@ -629,13 +642,18 @@ def bench_train(steps:int=2000, # optimizer steps
     tok_step = r.tokens / n
     times = {h['step']: h['time_s'] for h in r.history if 'train_loss' in h}  # paired: each probe against the interval before it
     paired = [r.flops_per_token * tok_step * probe_interval / (times[s] - times[s - probe_interval]) / f
-              for s, f in probes if s - probe_interval in times and times[s] > times[s - probe_interval]]
+              for s, f, _ in probes if s - probe_interval in times and times[s] > times[s - probe_interval]]
+    steady = _steady(times, {s: dt for s, _, dt in probes}, log_interval)  # compilation and warm-up left out
+    fl_step = r.flops_per_token * tok_step
     return {'config': f'{arch} L{n_layer} H{n_head} E{n_embd} T{block_size} B{batch_size} {optimizer} {steps} steps',
             'corpus': data.meta['corpus']['name'], 'device': str(dev), 'threads': threads or n_threads,
             'params': r.params, 'flops_per_token': r.flops_per_token,
             'peak_flops': peak, 'peak_flops_before': peak_before, 'peak_flops_after': peak_after,
-            'probe_peak_median': _median([f for _, f in probes]), 'n_probes': len(probes),
+            'probe_peak_median': _median([f for _, f, _ in probes]), 'n_probes': len(probes), 'compile': compile,
             'mfu': r.flops_per_token * tps / peak, 'mfu_paired_median': _median(paired), 'train_tokens_per_s': tps,
+            'mfu_steady': fl_step / steady['mean_s'] / peak, 'mfu_median_step': fl_step / steady['median_s'] / peak,
+            'ms_per_step_steady': 1000 * steady['mean_s'], 'ms_per_step_median': 1000 * steady['median_s'],
+            'first_step_s': times.get(1, math.nan),
             'ms_per_step': 1000 * t['loop'] / n, 'step_ms_breakdown': step_ms, 'compute_ms_per_step': 1000 * compute / n,
             'loop_overhead_pct': 100 * (1 - compute / base), 'final_eval_s': t['final_eval'],
             'peak_rss_mb': r.peak_rss_mb, **{f'{k}_mb': v for k, v in rss_parts_mb().items()},

@@ -99,6 +99,20 @@ def test_resume_equals_uninterrupted(data, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_compile_matches_eager_and_saves_plain_weights(data, tmp_path):
+    "compile=True: same losses as eager (to float tolerance), checkpoints keyed like the plain module, resume works."
+    from safetensors.torch import load_file
+    kw = dict(max_steps=4, eval_interval=2, log_interval=2, lr=3e-3, **TINY)
+    eager = T.train(tiny_model(data), data, **kw)
+    comp = T.train(tiny_model(data), data, out_dir=tmp_path, compile=True, **kw)
+    assert comp.config['compile'] is True
+    assert train_losses(comp) == pytest.approx(train_losses(eager), rel=1e-4)
+    keys = set(load_file(str(tmp_path/'checkpoints/last/model.safetensors')))
+    assert keys and not any('_orig_mod' in k for k in keys) and keys <= set(tiny_model(data).state_dict())
+    rest = T.train(tiny_model(data, seed=1), data, out_dir=tmp_path, resume=True, compile=True, **{**kw, 'max_steps': 6})
+    assert rest.steps == 6 and len(train_losses(rest)) == 6 and train_losses(rest)[:4] == train_losses(comp)
+
+
 def test_resume_errors(data, tmp_path):
     with pytest.raises(LLMBenchError, match='resume'): T.train(tiny_model(data), data, resume=True, max_steps=2, **TINY)
     with pytest.raises(LLMBenchError, match='train without resume'):
@@ -178,7 +192,7 @@ def test_nonfinite_loss_stops_and_keeps_checkpoint(data, tmp_path, monkeypatch):
     (dict(momentum=-0.1), 'momentum'), (dict(weight_decay=-1), 'weight_decay'), (dict(grad_clip=-1), 'grad_clip'),
     (dict(schedule='step'), 'schedule'), (dict(grad_accum=0), 'grad_accum'), (dict(eval_batches=0), 'eval_batches'),
     (dict(nesterov=True, optimizer='adam'), 'nesterov'), (dict(mixed_precision='fp8'), 'mixed_precision'),
-    (dict(learning_rate=0.1), 'learning_rate'), (dict(block_size=0), 'block_size'),
+    (dict(learning_rate=0.1), 'learning_rate'), (dict(block_size=0), 'block_size'), (dict(compile='yes'), 'compile'),
 ])
 def test_invalid_config_names_field(kw, field):
     with pytest.raises(LLMBenchError, match=rf'training config {field}='): T.make_config(**kw)

@@ -103,12 +103,13 @@ def validate_config(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>'
 def lm_loss(logits, # [B, T, V]
             labels=None, # [B, T]: HF style, shifted here (position t predicts labels[t+1]); -100 ignored
             shift_labels=None, # [B, T]: already the targets of each position (no shift); -100 ignored
+            reduction='mean', # mean | sum (over the labels that are not -100)
            ):
-    "Mean next-token cross-entropy over the labels that are not -100 (None when no labels are given)."
+    "Next-token cross-entropy (fp32) over the labels that are not -100 (None when no labels are given)."
     if shift_labels is None:
         if labels is None: return None
         shift_labels = F.pad(labels, (0, 1), value=-100)[:, 1:]
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), shift_labels.reshape(-1).to(logits.device), ignore_index=-100)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), shift_labels.reshape(-1).to(logits.device), ignore_index=-100, reduction=reduction)
 
 def _past(past_key_values, cache):
     if past_key_values is not None and cache is not None:

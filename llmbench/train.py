@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
 from .core import LLMBenchError, get_device, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
+from .models import lm_loss
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'validate_config', 'make_config',
-           'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator', 'lm_loss',
+           'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
            'evaluate_loss', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'TrainingDiverged', 'TrainResult',
            'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot', 'bench_train']
 
@@ -176,13 +177,6 @@ def make_accelerator(cfg:TrainConfig, # device, mixed_precision, trackers
         return Accelerator(**kw)
 
 # %% ../nbs/04_train.ipynb #92400404
-def lm_loss(logits:torch.Tensor, # [B, T, V]
-            targets:torch.Tensor, # [B, T] next-token ids; -100 = ignored
-            reduction='mean', # mean | sum
-           ) -> torch.Tensor:
-    "Next-token cross-entropy of logits aligned with their targets (computed in fp32)."
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100, reduction=reduction)
-
 def _data_generator(seed): return torch.Generator().manual_seed(int(seed))
 
 def evaluate_loss(model, # a model of the contract (`model(x).logits`)
@@ -208,7 +202,7 @@ def evaluate_loss(model, # a model of the contract (`model(x).logits`)
             for i, (x, y) in enumerate(batches):
                 if i % world != rank: continue
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                tot[0] += lm_loss(model(x).logits, y, reduction='sum').double()
+                tot[0] += lm_loss(model(x).logits, shift_labels=y, reduction='sum').double()
                 tot[1] += (y != -100).sum()
     finally: model.train(was_training)
     if world > 1: tot = accelerator.reduce(tot, 'sum')
@@ -485,7 +479,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 t1 = time.perf_counter(); tm['data'] += t1 - t0
                 with (acc.no_sync(model) if micro < A - 1 else contextlib.nullcontext()):
-                    loss = lm_loss(step_model(x).logits, y)
+                    loss = lm_loss(step_model(x).logits, shift_labels=y)
                     acc.backward(loss / A if A > 1 else loss)
                 lsum = loss.detach() if micro == 0 else lsum + loss.detach()
                 sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1

@@ -219,7 +219,7 @@ def test_evaluate_loss_covers_split(data):
     tot, n = 0.0, 0
     with torch.no_grad():
         for x, y in data.iter_eval('val', 32, 16):
-            tot += T.lm_loss(m(x).logits, y, reduction='sum').item(); n += int((y != -100).sum())
+            tot += T.lm_loss(m(x).logits, shift_labels=y, reduction='sum').item(); n += int((y != -100).sum())
     assert n == data.n_tokens('val') - 1 and full == pytest.approx(tot / n, rel=1e-6)
     assert T.evaluate_loss(m, data, 'val', 4, 16, max_batches=2) == T.evaluate_loss(m, data, 'val', 4, 16, max_batches=2)
 

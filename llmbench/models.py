@@ -237,7 +237,14 @@ class RNNConfig(PreTrainedConfig):
     pad_token_id: int | None = None
     llmbench_arch: str = 'lstm'
 
-class RNNLM(PreTrainedModel):
+class _EmbedHeadAccessors:
+    "HF embedding accessors for models holding `embed` and `lm_head` (resize, tying)."
+    def get_input_embeddings(self): return self.embed
+    def set_input_embeddings(self, e): self.embed = e
+    def get_output_embeddings(self): return self.lm_head
+    def set_output_embeddings(self, e): self.lm_head = e
+
+class RNNLM(_EmbedHeadAccessors, PreTrainedModel):
     "Multi-layer LSTM/GRU language model with optional weight tying."
     config_class = RNNConfig
     base_model_prefix = 'rnnlm'
@@ -261,11 +268,6 @@ class RNNLM(PreTrainedModel):
                 if isinstance(module, nn.LSTM) and name.startswith('bias_ih'):
                     with torch.no_grad(): w[self.config.n_embd:2 * self.config.n_embd].fill_(1.0)
         else: super()._init_weights(module)
-
-    def get_input_embeddings(self): return self.embed
-    def set_input_embeddings(self, e): self.embed = e
-    def get_output_embeddings(self): return self.lm_head
-    def set_output_embeddings(self, e): self.lm_head = e
 
     def forward(self, input_ids, labels=None, past_key_values=None, use_cache=False, attention_mask=None,
                 cache=None, shift_labels=None, **kwargs):
@@ -328,7 +330,7 @@ class CNNBlock(nn.Module):
         y = self.proj((torch.tanh(a) * torch.sigmoid(g)).transpose(1, 2))
         return x + self.drop(y), h[:, :, h.shape[2] - self.pad:]
 
-class CNNLM(PreTrainedModel):
+class CNNLM(_EmbedHeadAccessors, PreTrainedModel):
     "Causal convolutional language model (dilated, gated, residual)."
     config_class = CNNConfig
     base_model_prefix = 'cnnlm'
@@ -348,11 +350,6 @@ class CNNLM(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, CNNBlock):  # scaled init of the residual projection, as GPT-2
             init.normal_(module.proj.weight, mean=0.0, std=self.config.initializer_range / math.sqrt(self.config.n_layer))
-
-    def get_input_embeddings(self): return self.embed
-    def set_input_embeddings(self, e): self.embed = e
-    def get_output_embeddings(self): return self.lm_head
-    def set_output_embeddings(self, e): self.lm_head = e
 
     def forward(self, input_ids, labels=None, past_key_values=None, use_cache=False, attention_mask=None,
                 cache=None, shift_labels=None, **kwargs):

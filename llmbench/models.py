@@ -19,10 +19,10 @@ from transformers.pytorch_utils import Conv1D
 from .core import LLMBenchError, atomic_write, matmul_peak, step_dir, write_results
 
 # %% auto #0
-__all__ = ['ARCHS', 'model_size_presets', 'cnn_dilations', 'cnn_receptive_field', 'validate_config', 'lm_loss', 'GPTAttention',
-           'GPTBlock', 'GPT', 'RNNConfig', 'RNNLM', 'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'load_model',
-           'count_params', 'context_length', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near',
-           'bench_model_step']
+__all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'cnn_dilations', 'cnn_receptive_field', 'validate_config', 'lm_loss',
+           'causal_attention', 'GPTAttention', 'GPTBlock', 'GPT', 'RNNConfig', 'RNNLM', 'CNNConfig', 'CNNBlock',
+           'CNNLM', 'build_model', 'load_model', 'count_params', 'context_length', 'receptive_field', 'flops_per_token',
+           'size_near', 'build_model_near', 'bench_model_step']
 
 # %% ../nbs/03_models.ipynb #6723496a
 ARCHS = ('gpt', 'lstm', 'gru', 'cnn')  # built-in architectures; `hf:<id or path>` loads any HF causal LM
@@ -116,6 +116,24 @@ def _past(past_key_values, cache):
         raise LLMBenchError("past_key_values and cache: both given; pass the state once (they are the same argument)")
     return cache if past_key_values is None else past_key_values
 
+# %% ../nbs/03_models.ipynb #4b795451
+SMALL_ATTN_T = 128  # compiled CPU fp32 attention up to this length is written out (Inductor fuses it)
+
+def causal_attention(q, k, v, # [B, n_head, T, head_dim] each (no cache: keys are the queries' positions)
+                     dropout_p=0.0, # dropout on the attention weights (pass 0.0 in eval)
+                     explicit=None, # None: explicit under torch.compile for short fp32 CPU sequences; True/False forces it
+                    ):
+    "Causal self-attention: fused SDPA, or the explicit softmax(QKᵀ/√d)·V that `torch.compile` fuses better on CPU."
+    B, H, T, D = q.shape
+    if explicit is None:
+        explicit = torch.compiler.is_compiling() and q.device.type == 'cpu' and q.dtype == torch.float32 and T <= SMALL_ATTN_T
+    if not explicit: return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=T > 1)
+    bias = torch.full((T, T), float('-inf'), device=q.device, dtype=q.dtype).triu(1)
+    a = torch.baddbmm(bias.expand(B * H, T, T), q.reshape(B * H, T, D), k.reshape(B * H, T, D).transpose(1, 2), alpha=D ** -0.5)
+    a = a.softmax(-1)
+    if dropout_p: a = F.dropout(a, dropout_p)
+    return a.view(B, H, T, T) @ v
+
 # %% ../nbs/03_models.ipynb #2306cef8
 class GPTAttention(nn.Module):
     "Causal self-attention with GPT-2's fused `c_attn` / `c_proj` (`Conv1D`) weights."
@@ -125,13 +143,15 @@ class GPTAttention(nn.Module):
         self.c_attn = Conv1D(3 * config.n_embd, config.n_embd)
         self.c_proj = Conv1D(config.n_embd, config.n_embd)
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
+        self.explicit = None  # `causal_attention`'s choice; True/False forces a path (benchmarks)
 
     def forward(self, x, cache=None, mask=None):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)
         if cache is not None: k, v = cache.update(k, v, self.layer_idx)
-        causal = mask is None and T > 1  # with a cache and T > 1 the caller passes an explicit mask
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0, is_causal=causal)
+        p = self.p if self.training else 0.0
+        if mask is None and T > 1: y = causal_attention(q, k, v, p, self.explicit)  # no cache, or an empty one: plain causal
+        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # one new token, or an explicit mask
         y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))
         return self.resid_dropout(y) if self.training and self.resid_dropout.p else y
 
@@ -536,6 +556,7 @@ def bench_model_step(arch='gpt', # architecture
                      vocab_size=65, # vocabulary size
                      steps=50, # timed steps per model
                      compile=False, # `torch.compile` the models first (minutes on a small CPU)
+                     attention='auto', # gpt: 'auto' (as `causal_attention` picks), 'explicit' or 'fused'
                      device='cpu', # torch device
                      stock=True, # also time the stock transformers class (gpt only)
                      threads=0, # torch CPU threads for the measurement (0 = as set)
@@ -544,11 +565,14 @@ def bench_model_step(arch='gpt', # architecture
                      seed=0, # seed of weights and tokens
                     ) -> dict:
     "ms/step (fwd+bwd+AdamW), tokens/s and MFU vs the matmul peak measured in the same call; also the stock HF class."
+    if attention not in ('auto', 'explicit', 'fused'): raise LLMBenchError(f"attention={attention!r}: use 'auto', 'explicit' or 'fused'")
     torch.manual_seed(seed)
     device, n_threads = torch.device(device), torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try:
         model = build_model(arch, vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size).to(device).train()
+        for m in model.modules():
+            if isinstance(m, GPTAttention): m.explicit = None if attention == 'auto' else attention == 'explicit'
         models = {'llmbench': model}
         if stock and arch == 'gpt':
             cfg = GPT2Config.from_dict({**model.config.to_dict(), '_attn_implementation': 'sdpa'})
@@ -571,7 +595,7 @@ def bench_model_step(arch='gpt', # architecture
         return dict(ms_per_step=ms, ms_per_step_min=min(ts) * 1e3, tokens_per_s=tok / ms * 1e3, mfu=fpt * tok / (ms / 1e3) / peak,
                     mfu_paired=_median([fpt * tok / t / p for t, p in zip(ts, probes)]))
     res = dict(arch=arch, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size,
-               vocab_size=vocab_size, steps=steps, compile=compile, device=str(device), threads=threads or n_threads,
+               vocab_size=vocab_size, steps=steps, compile=compile, attention=attention, device=str(device), threads=threads or n_threads,
                n_params=count_params(model), n_params_non_embedding=count_params(model, embeddings=False),
                flops_per_token=fpt, tokens_per_step=tok, matmul_peak_flops=peak, matmul_peaks=peaks,
                matmul_probe_median_flops=_median(probes), **stats(times['llmbench']))

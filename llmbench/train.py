@@ -389,7 +389,8 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     model = acc.prepare(model)  # first the model (placed, wrapped for DDP/FSDP), then an optimizer over its parameters
     opt = build_optimizer(model, cfg); lrs = LRSchedule(opt, cfg)
     opt, sched = acc.prepare(opt, lrs)
-    step_model = torch.compile(model) if cfg.compile else model  # a wrapper for the steps only: the weights are shared
+    def step_loss(x, y): return lm_loss(model(x).logits, shift_labels=y)
+    if cfg.compile: step_loss = torch.compile(step_loss)  # model and loss in one graph; the weights stay the module's
     gen = _data_generator(cfg.seed + 7919 * acc.process_index)
     st = dict(step=0, tokens=0, train_s=0.0, best_val=math.inf, best_step=None, history=[])
     if resume: st.update(load_checkpoint(ckdir/'last' if resume is True else resume, model, acc, gen))
@@ -479,7 +480,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 t1 = time.perf_counter(); tm['data'] += t1 - t0
                 with (acc.no_sync(model) if micro < A - 1 else contextlib.nullcontext()):
-                    loss = lm_loss(step_model(x).logits, shift_labels=y)
+                    loss = step_loss(x, y)
                     acc.backward(loss / A if A > 1 else loss)
                 lsum = loss.detach() if micro == 0 else lsum + loss.detach()
                 sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1

@@ -205,3 +205,16 @@ def test_resize_token_embeddings(arch):
     out = m(x, labels=x)
     assert out.logits.shape == (2, 8, 20) and m.config.vocab_size == 20 and torch.isfinite(out.loss)
     assert m.lm_head.weight is m.get_input_embeddings().weight
+
+
+def test_causal_attention_path_under_compile():
+    "Under torch.compile, short fp32 CPU attention is written out (baddbmm + softmax); long sequences keep the fused SDPA."
+    import torch._dynamo
+    from llmbench.models import SMALL_ATTN_T, causal_attention
+    def graph_code(T):
+        q, k, v = (torch.randn(2, 2, T, 8) for _ in range(3))
+        torch._dynamo.reset()
+        return ''.join(g.code for g in torch._dynamo.explain(lambda q, k, v: causal_attention(q, k, v))(q, k, v).graphs)
+    short, long = graph_code(16), graph_code(SMALL_ATTN_T + 1)
+    assert 'baddbmm' in short and 'scaled_dot_product_attention' not in short
+    assert 'scaled_dot_product_attention' in long and 'baddbmm' not in long

@@ -21,6 +21,7 @@ BENCHES = {
     'train': ('llmbench.train', 'bench_train'),
     'metrics': ('llmbench.metrics', 'bench_perplexity'),
     'generate': ('llmbench.generate', 'bench_generate'),
+    'compile': ('llmbench.models', 'bench_compile'),
 }
 
 def bench_function(name): # a key of `BENCHES`

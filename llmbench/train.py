@@ -57,7 +57,7 @@ class TrainConfig:
     device: str = '' # auto | cpu | cuda | mps; "" = settings [train] device
     mixed_precision: str = '' # auto | no | fp16 | bf16; "" = settings [train] mixed_precision
     trackers: str = '' # Accelerate trackers, comma-separated (e.g. 'tensorboard', 'all'); "" = none
-    compile: bool = False # `torch.compile` the model for the training steps (evaluation and checkpoints use the plain module)
+    compile: bool = False # `torch.compile` model and loss for the training steps (evaluation and checkpoints use the plain module)
     def __post_init__(self): validate_config(self)
 
 def validate_config(cfg:TrainConfig) -> TrainConfig:

@@ -548,7 +548,7 @@ def _adamw(model, device):
     try: return torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # fused kernels on CPU and CUDA (torch >= 2.4)
     except (RuntimeError, TypeError): return torch.optim.AdamW(model.parameters(), lr=1e-4)
 
-def _median(xs): xs = sorted(xs); return xs[len(xs) // 2]
+def _median(xs): xs = sorted(xs); return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
 
 def _interleave(run, # {name: (callable model, optimizer)}
                 x, steps, warmup, device, peak_seconds):

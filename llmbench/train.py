@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
 from .core import LLMBenchError, get_device, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
-from .models import lm_loss
+from .models import _median, lm_loss
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'validate_config', 'make_config',
@@ -567,8 +567,6 @@ class LossPlot:
         self.t = time.monotonic()
 
 # %% ../nbs/04_train.ipynb #4d1fe220
-def _median(xs): xs = sorted(xs); return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
-
 class _PeakProbe:
     "A `train` callback: every `every` steps, time two n×n matmuls (the peak under the same load as training)."
     def __init__(self, n, every, device):

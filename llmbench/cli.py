@@ -12,7 +12,7 @@ from .core import LLMBenchError, atomic_write
 from . import runner
 
 # %% auto #0
-__all__ = ['BENCHES', 'bench_function', 'bench_kwargs', 'parser', 'main']
+__all__ = ['BENCHES', 'bench_function', 'bench_kwargs', 'bench_help', 'parser', 'main']
 
 # %% ../nbs/99_cli.ipynb #7cac9a22
 BENCHES = {
@@ -58,6 +58,25 @@ def bench_kwargs(fn, # the benchmark function
         out[p.name] = _convert(fn.__name__, key, v, p.default if p.default is not inspect.Parameter.empty else '')
     return out
 
+# %% ../nbs/99_cli.ipynb #1b43c477
+def bench_help(name=None, # a key of `BENCHES`; None: the list of benchmarks
+              ) -> str:
+    "`llmbench bench NAME --help`: the benchmark's description and its options with their defaults (from the signature and its comments)."
+    from fastcore.docments import docments
+    if name is None:
+        rows = [f"  {k:<10} {(inspect.getdoc(bench_function(k)) or '').splitlines()[0]}" for k in BENCHES]
+        return '\n'.join(['usage: llmbench bench NAME [--OPTION VALUE ...] [--json FILE]', '',
+                          'benchmarks (`llmbench bench NAME --help` lists the options of one):', *rows])
+    fn = bench_function(name)
+    opts, group = [], []
+    for k, d in docments(fn, full=True).items():
+        group.append(f"--{k.replace('_', '-')} {d['default']!r}")
+        if d['docment'] is None: continue  # parameters that share a comment share a line in the source: group them
+        opts += [f"  {' '.join(group)}", f"        {d['docment']}"]; group = []
+    if group: opts.append(f"  {' '.join(group)}")
+    return '\n'.join([f'usage: llmbench bench {name} [--OPTION VALUE ...] [--json FILE]', '', inspect.getdoc(fn) or '', '',
+                      'options (default after each name):', *opts, '  --json FILE', '        also write the figures to this file'])
+
 # %% ../nbs/99_cli.ipynb #3574c281
 def parser() -> argparse.ArgumentParser:
     "The `llmbench` argument parser."
@@ -71,9 +90,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--out', help='run directory (default: runs/<timestamp>)')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' cell output")
     sub.add_parser('list', help="list notebooks with their parameters and presets")
-    b = sub.add_parser('bench', help='run a benchmark and print its figures as JSON')
-    b.add_argument('name', choices=list(BENCHES))
+    b = sub.add_parser('bench', help='run a benchmark and print its figures as JSON', add_help=False)
+    b.add_argument('name', nargs='?', choices=list(BENCHES))
     b.add_argument('--json', help='also write the figures to this file')
+    b.add_argument('-h', '--help', action='store_true', help="the benchmark's options (`bench_help`)")
     return p
 
 def main(argv=None, # arguments (default: sys.argv[1:])
@@ -90,6 +110,8 @@ def main(argv=None, # arguments (default: sys.argv[1:])
                        log=lambda s: print(s, flush=True), log_output=args.log_output)
             return 0
         if args.cmd == 'bench':
+            if args.help or args.name is None:
+                print(bench_help(args.name), file=sys.stdout if args.help else sys.stderr); return 0 if args.help else 2
             fn = bench_function(args.name)
             res = fn(**bench_kwargs(fn, extra))
             txt = json.dumps(res, indent=2, default=str)

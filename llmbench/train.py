@@ -634,7 +634,7 @@ def bench_train(steps:int=2000, # optimizer steps
                 device:str='', # device ("" = settings)
                 threads:int=0, # torch CPU threads for the run (0 = as set)
                 peak_n:int=1024, peak_seconds:float=1.0, # matmul peak: size, seconds of the measurements before and after
-                probe_interval:int=100, # steps between matmul probes during training (0 = none); their time is left out
+                probe_interval:int=10, # steps between matmul probes during training (0 = none); their time is left out
                 out_dir:str='', # write history and checkpoints here ("" = nothing on disk)
                 compile:bool=False, # `torch.compile` the model (its compilation falls in the first steps: see `mfu_steady`)
                ) -> dict:

@@ -231,3 +231,34 @@ def test_grad_accum_matches_larger_batch(data):
         return train_losses(T.train(m, data, max_steps=5, eval_interval=0, log_interval=5, **{**TINY, **kw}))
     a, b = losses(batch_size=8, grad_accum=1), losses(batch_size=4, grad_accum=2)
     assert a == pytest.approx(b, rel=1e-5) and len(a) == 5
+
+
+# --- clipping and the optimizer step
+
+@pytest.mark.parametrize('fused', [True, False])
+def test_optimizer_step_clips_to_max_norm(data, fused):
+    "Plain SGD (lr 1, no momentum or decay): one clipped step moves the parameters by exactly max_norm."
+    cfg = T.make_config(optimizer='sgd', lr=1.0, weight_decay=0.0, device='cpu')
+    acc = T.make_accelerator(cfg)
+    m = tiny_model(data).double()
+    opt = acc.prepare(T.build_optimizer(m, cfg, fused=fused))
+    step = T.OptimizerStep(acc, opt, m.parameters(), max_norm=0.01)
+    assert step.inner is not None and step.fused == fused  # one CPU process, no scaler: the wrappers are skipped
+    before = torch.cat([p.detach().flatten().clone() for p in m.parameters()])
+    x = data.get_batch('train', 4, 16, generator=torch.Generator().manual_seed(0))[0]
+    m(x, labels=x).loss.backward()
+    grad_norm = torch.cat([p.grad.flatten() for p in m.parameters()]).norm()
+    gn = step()
+    after = torch.cat([p.detach().flatten() for p in m.parameters()])
+    assert gn.item() == pytest.approx(grad_norm.item(), rel=1e-12) and gn.item() > 0.01  # the norm before clipping
+    assert (after - before).norm().item() == pytest.approx(0.01, rel=1e-6)  # the update is the clipped gradient
+    assert all(p.grad is None for p in m.parameters()) and not hasattr(step.inner, 'grad_scale')
+
+
+def test_optimizer_step_keeps_accelerate_where_it_works(data):
+    "With a grad scaler (fp16) Accelerate's clip and step do work: `OptimizerStep` leaves them to it."
+    cfg = T.make_config(device='cpu'); acc = T.make_accelerator(cfg)
+    m = tiny_model(data); opt = acc.prepare(T.build_optimizer(m, cfg))
+    acc.scaler = torch.amp.GradScaler('cpu')  # as `mixed_precision='fp16'` sets it on a GPU
+    try: assert T.OptimizerStep(acc, opt, m.parameters(), 1.0).inner is None
+    finally: acc.scaler = None

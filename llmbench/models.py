@@ -147,7 +147,7 @@ class GPTAttention(nn.Module):
 
     def forward(self, x, cache=None, mask=None):
         B, T, C = x.shape
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))  # as GPT-2; compiled, its backward is a cat written in place: 0.98-0.99x the step of permute+unbind
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))  # as GPT-2; why: 'Causal attention under torch.compile'
         if cache is not None: k, v = cache.update(k, v, self.layer_idx)
         p = self.p if self.training else 0.0
         if mask is None and T > 1: y = causal_attention(q, k, v, p, self.explicit)  # no cache, or an empty one: plain causal

@@ -10,7 +10,7 @@ import contextlib, dataclasses, json, math, os, resource, shutil, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
-import torch, torch.nn.functional as F
+import torch
 from .core import LLMBenchError, get_device, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
 from .models import _median, lm_loss
 

@@ -6,14 +6,14 @@ Docs: https://llmbench.github.io/llmbench/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #32689b3b
 from __future__ import annotations
-import configparser, contextlib, datetime, hashlib, json, math, os, random, shutil, tempfile, time
+import configparser, contextlib, datetime, functools, hashlib, json, math, os, random, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'LLMBenchError', 'find_settings_file', 'Settings', 'get_settings', 'setting', 'cache_dir', 'new_run_dir',
            'step_dir', 'atomic_write', 'atomic_dir', 'write_results', 'read_results', 'save_figure', 'seed_everything',
-           'get_device', 'content_hash', 'matmul_peak']
+           'get_device', 'content_hash', 'matmul_peak', 'keep_heap']
 
 # %% ../nbs/00_core.ipynb #0782f06f
 class LLMBenchError(ValueError):
@@ -24,7 +24,7 @@ DEFAULTS = {
     'paths': {'cache_dir': '.cache/llmbench', 'runs_dir': 'runs', 'data_dir': 'data', 'nbs_dir': 'nbs'},
     'data': {'corpus': 'embedded:python-docs', 'tokenizer': 'char', 'split': 'auto', 'text_field': 'text',
              'encoding_errors': 'strict', 'seed': '0'},
-    'train': {'device': 'auto', 'mixed_precision': 'no'},
+    'train': {'device': 'auto', 'mixed_precision': 'no', 'keep_heap_mb': '1024'},
     'run': {'preset': 'smoke', 'kernel': 'python3'},
 }
 
@@ -226,3 +226,25 @@ def matmul_peak(n=1024, # square matrix size
         sync(); dt = time.perf_counter() - t0
         best = max(best, 2 * n**3 * reps / dt)
     return best
+
+# %% ../nbs/00_core.ipynb #5ec71604
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+
+@functools.cache
+def _glibc():
+    "The process's C library if it is glibc (has `mallopt`), else None."
+    import ctypes
+    try: libc = ctypes.CDLL(None)
+    except (OSError, TypeError): return None
+    return libc if hasattr(libc, 'gnu_get_libc_version') and hasattr(libc, 'mallopt') else None
+
+def keep_heap(limit_mb=None, # MiB of freed memory kept, and the largest block served from the heap; None = settings [train] keep_heap_mb; 0 = off
+             ) -> bool:
+    "Keep freed memory in this process for the next step instead of returning it to the kernel (glibc `mallopt`); True if set."
+    v = setting('train', 'keep_heap_mb', limit_mb)
+    mb = int(v) if isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit()) else -1
+    if mb < 0: raise LLMBenchError(f"keep_heap_mb={v!r}: must be a whole number of MiB >= 0 (0 = glibc's defaults); "
+                                   "fix [train] keep_heap_mb in settings.ini, LLMBENCH_TRAIN_KEEP_HEAP_MB or the argument")
+    libc = _glibc()
+    if not mb or libc is None: return False
+    return libc.mallopt(_M_MMAP_THRESHOLD, mb << 20) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, mb << 20) == 1

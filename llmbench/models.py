@@ -16,7 +16,7 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.gpt2.modeling_gpt2 import GPT2PreTrainedModel
 from transformers.pytorch_utils import Conv1D
-from .core import LLMBenchError, atomic_write, matmul_peak, step_dir, write_results
+from .core import LLMBenchError, atomic_write, keep_heap, matmul_peak, step_dir, write_results
 
 # %% auto #0
 __all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'COMPILE_VARIANTS', 'cnn_dilations', 'cnn_receptive_field',
@@ -585,7 +585,7 @@ def bench_model_step(arch='gpt', # architecture
                     ) -> dict:
     "ms/step (fwd+bwd+AdamW), tokens/s and MFU vs the matmul peak measured in the same call; also the stock HF class."
     torch.manual_seed(seed)
-    device, n_threads = torch.device(device), torch.get_num_threads()
+    device, n_threads, heap = torch.device(device), torch.get_num_threads(), keep_heap()  # as `train` runs
     if threads: torch.set_num_threads(threads)
     try:
         model = build_model(arch, vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size).to(device).train()
@@ -600,7 +600,7 @@ def bench_model_step(arch='gpt', # architecture
     finally: torch.set_num_threads(n_threads)
     peak = max(peaks + probes)
     res = dict(arch=arch, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size,
-               vocab_size=vocab_size, steps=steps, compile=compile, device=str(device), threads=threads or n_threads,
+               vocab_size=vocab_size, steps=steps, compile=compile, device=str(device), threads=threads or n_threads, keep_heap=heap,
                n_params=count_params(model), n_params_non_embedding=count_params(model, embeddings=False),
                flops_per_token=fpt, tokens_per_step=tok, matmul_peak_flops=peak, matmul_peaks=peaks,
                matmul_probe_median_flops=_median(probes), **_step_stats(times['llmbench'], probes, peak, fpt, tok))
@@ -628,7 +628,7 @@ def bench_compile(variants='eager,compiled,compiled_fused', # comma-separated na
     bad = [v for v in names if v not in COMPILE_VARIANTS]
     if bad or not names: raise LLMBenchError(f"bench_compile variants={variants!r}: unknown {bad or 'none given'}; choose from {', '.join(COMPILE_VARIANTS)}")
     torch.manual_seed(seed)
-    device, n_threads = torch.device(device), torch.get_num_threads()
+    device, n_threads, heap = torch.device(device), torch.get_num_threads(), keep_heap()  # as `train` runs
     if threads: torch.set_num_threads(threads)
     try:
         base = build_model('gpt', vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size).to(device).train()
@@ -647,5 +647,5 @@ def bench_compile(variants='eager,compiled,compiled_fused', # comma-separated na
     rows = {v: dict(first_step_s=first[v], vs_first=_median([t / t0 for t, t0 in zip(times[v], times[names[0]])]),
                     **_step_stats(times[v], probes, peak, fpt, tok)) for v in names}
     return dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size, steps=steps,
-                device=str(device), threads=threads or n_threads, flops_per_token=fpt, matmul_peak_flops=peak,
+                device=str(device), threads=threads or n_threads, keep_heap=heap, flops_per_token=fpt, matmul_peak_flops=peak,
                 matmul_probe_median_flops=_median(probes), variants=rows)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import LLMBenchError, get_device, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
+from .core import LLMBenchError, get_device, keep_heap, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
 from .models import _median, lm_loss
 
 # %% auto #0
@@ -413,6 +413,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     if resume is True and not out_dir: _bad('resume', resume, "resume=True needs out_dir, or pass the checkpoint folder")
     T, B, A = cfg.block_size, cfg.batch_size, cfg.grad_accum
     for sp in ('train', 'val'): data.check_block_size(T, sp)
+    keep_heap()  # freed tensors stay in the process for the next step (settings [train] keep_heap_mb)
     out = Path(out_dir) if out_dir else None
     ckdir = out/'checkpoints' if out else None
     n_params, fpt = _model_info(model, T)
@@ -605,11 +606,27 @@ class _PeakProbe:
     def __init__(self, n, every, device):
         self.every, self.sync = every, (torch.cuda.synchronize if device.type == 'cuda' else (lambda: None))
         self.a, self.b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        self.flop, self.probes, self.spent = 4 * n**3, [], 0.0
+        self.flop, self.probes, self.spent, self.faults = 4 * n**3, [], 0.0, {}
     def __call__(self, event, rec, history):
         if event != 'log' or rec['step'] % self.every: return
-        t0 = time.perf_counter(); self.sync(); self.a @ self.b; self.a @ self.b; self.sync(); dt = time.perf_counter() - t0
-        self.probes.append((rec['step'], self.flop / dt, dt)); self.spent += dt
+        f0 = _minflt(); t0 = time.perf_counter()
+        self.sync(); self.a @ self.b; self.a @ self.b; self.sync(); dt = time.perf_counter() - t0
+        self.probes.append((rec['step'], self.flop / dt, dt)); self.spent += dt; self.faults[rec['step']] = _minflt() - f0
+
+def _minflt(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+class _FaultCount:
+    "A `train` callback: the process's minor page faults at each log event (runs before the probe)."
+    def __init__(self): self.at = {}
+    def __call__(self, event, rec, history):
+        if event == 'log': self.at[rec['step']] = _minflt()
+
+def _faults_per_step(at, probe_faults, skip):
+    "Minor page faults per training step after the first `skip` steps, the probes' own left out."
+    ss = [s for s in sorted(at) if s >= skip]
+    if len(ss) < 2: return math.nan
+    a, b = ss[0], ss[-1]
+    return (at[b] - at[a] - sum(f for s, f in probe_faults.items() if a <= s < b)) / (b - a)
 
 def _steady(times, probe_s, skip):
     "Mean and median training-step time after the first `skip` steps, the time of the probes left out."
@@ -652,8 +669,8 @@ def bench_train(steps:int=2000, # optimizer steps
         peak_before = matmul_peak(peak_n, peak_seconds, dev)
         seed_everything(seed)
         model = build_model(arch, data.vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout)
-        probe = _PeakProbe(peak_n, probe_interval, dev) if probe_interval else None
-        r = train(model, data, cfg, out_dir=out_dir or None, progress=False, profile=True, callbacks=[probe] if probe else [])
+        probe, faults = _PeakProbe(peak_n, probe_interval, dev) if probe_interval else None, _FaultCount()
+        r = train(model, data, cfg, out_dir=out_dir or None, progress=False, profile=True, callbacks=[faults] + ([probe] if probe else []))
         peak_after = matmul_peak(peak_n, peak_seconds, dev)
     finally: torch.set_num_threads(n_threads)
     probes = probe.probes if probe else []
@@ -682,5 +699,7 @@ def bench_train(steps:int=2000, # optimizer steps
             'first_step_s': times.get(1, math.nan),
             'ms_per_step': 1000 * t['loop'] / n, 'step_ms_breakdown': step_ms, 'compute_ms_per_step': 1000 * compute / n,
             'loop_overhead_pct': 100 * (1 - compute / base), 'final_eval_s': t['final_eval'],
+            'keep_heap_mb': int(setting('train', 'keep_heap_mb')), 'heap_kept': keep_heap(),
+            'page_faults_per_step': _faults_per_step(faults.at, probe.faults if probe else {}, 2 * log_interval),
             'peak_rss_mb': r.peak_rss_mb, **{f'{k}_mb': v for k, v in rss_parts_mb().items()},
             'val_loss': r.val_loss, 'train_loss': r.train_loss, 'wall_s': r.wall_s}

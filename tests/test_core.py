@@ -108,3 +108,34 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "matmul_n='big'" in capsys.readouterr().err
     assert main(['bench', 'model', '--no-such-option', '1']) == 2
     assert 'valid: --arch' in capsys.readouterr().err
+
+
+_FAULTS = '''
+import resource, sys, torch
+from llmbench.core import keep_heap
+def faults(n=20):  # minor page faults per round of a step's allocations: tensors of activation sizes, made and freed
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        ts = [torch.empty(k).fill_(1.0) for k in (98_304, 294_912, 196_608, 393_216, 393_216, 1_048_576) * 4]
+        del ts
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / n
+before = faults(); kept = keep_heap(); faults(5); print(before, kept, faults())
+'''
+
+
+@pytest.mark.skipif(not __import__('sys').platform.startswith('linux'), reason='glibc malloc tuning')
+def test_keep_heap_stops_page_faults_between_rounds():
+    "In a fresh process, freed tensors come back without page faults once keep_heap() is set (from settings: 1024 MiB)."
+    import subprocess, sys
+    out = subprocess.run([sys.executable, '-c', _FAULTS], capture_output=True, text=True, check=True).stdout.split()
+    before, kept, after = float(out[0]), out[1], float(out[2])
+    assert kept == 'True', out
+    assert after < 10 and after <= before, (before, after)
+
+
+def test_keep_heap_bad_setting_named(monkeypatch):
+    from llmbench.core import keep_heap
+    monkeypatch.setenv('LLMBENCH_TRAIN_KEEP_HEAP_MB', 'lots')
+    with pytest.raises(LLMBenchError, match=r"keep_heap_mb='lots'.*LLMBENCH_TRAIN_KEEP_HEAP_MB"): keep_heap()
+    monkeypatch.setenv('LLMBENCH_TRAIN_KEEP_HEAP_MB', '0')
+    assert keep_heap() is False

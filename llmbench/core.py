@@ -242,9 +242,11 @@ def keep_heap(limit_mb=None, # MiB of freed memory kept, and the largest block s
              ) -> bool:
     "Keep freed memory in this process for the next step instead of returning it to the kernel (glibc `mallopt`); True if set."
     v = setting('train', 'keep_heap_mb', limit_mb)
-    mb = int(v) if isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit()) else -1
-    if mb < 0: raise LLMBenchError(f"keep_heap_mb={v!r}: must be a whole number of MiB >= 0 (0 = glibc's defaults); "
-                                   "fix [train] keep_heap_mb in settings.ini, LLMBENCH_TRAIN_KEEP_HEAP_MB or the argument")
+    ok = (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v.strip().isdigit())
+    mb = int(v) if ok else -1
+    if not 0 <= mb < 2048:  # mallopt takes a C int of bytes
+        raise LLMBenchError(f"keep_heap_mb={v!r}: must be a whole number of MiB from 0 to 2047 (0 = glibc's defaults); "
+                            "fix [train] keep_heap_mb in settings.ini, LLMBENCH_TRAIN_KEEP_HEAP_MB or the argument")
     libc = _glibc()
     if not mb or libc is None: return False
     return libc.mallopt(_M_MMAP_THRESHOLD, mb << 20) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, mb << 20) == 1

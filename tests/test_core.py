@@ -123,7 +123,7 @@ before = faults(); kept = keep_heap(); faults(5); print(before, kept, faults())
 '''
 
 
-@pytest.mark.skipif(not __import__('sys').platform.startswith('linux'), reason='glibc malloc tuning')
+@pytest.mark.skipif(__import__('platform').libc_ver()[0] != 'glibc', reason='keep_heap tunes glibc malloc only')
 def test_keep_heap_stops_page_faults_between_rounds():
     "In a fresh process, freed tensors come back without page faults once keep_heap() is set (from settings: 1024 MiB)."
     import subprocess, sys

@@ -621,21 +621,18 @@ class _FaultCount:
     def __call__(self, event, rec, history):
         if event == 'log': self.at[rec['step']] = _minflt()
 
-def _faults_per_step(at, probe_faults, skip):
-    "Minor page faults per training step after the first `skip` steps, the probes' own left out."
+def _per_step(at, probe_cost, skip):
+    "Mean growth per step of a counter read at logged steps (`at`: {step: value}) after the first `skip` steps, the probes' share ({step: amount}) left out."
     ss = [s for s in sorted(at) if s >= skip]
     if len(ss) < 2: return math.nan
-    a, b = ss[0], ss[-1]
-    return (at[b] - at[a] - sum(f for s, f in probe_faults.items() if a <= s < b)) / (b - a)
+    a, b = ss[0], ss[-1]  # a probe at step s falls into step s + 1
+    return (at[b] - at[a] - sum(c for s, c in probe_cost.items() if a <= s < b)) / (b - a)
 
 def _steady(times, probe_s, skip):
     "Mean and median training-step time after the first `skip` steps, the time of the probes left out."
     ss = [s for s in sorted(times) if s >= skip]
-    if len(ss) < 2: return {'mean_s': math.nan, 'median_s': math.nan}
-    a, b = ss[0], ss[-1]  # a probe at step s falls into the time of step s + 1
-    mean = (times[b] - times[a] - sum(dt for s, dt in probe_s.items() if a <= s < b)) / (b - a)
-    per = [times[s] - times[s - 1] - probe_s.get(s - 1, 0.0) for s in ss if s > a and s - 1 in times]
-    return {'mean_s': mean, 'median_s': _median(per)}
+    per = [times[s] - times[s - 1] - probe_s.get(s - 1, 0.0) for s in ss[1:] if s - 1 in times]
+    return {'mean_s': _per_step(times, probe_s, skip), 'median_s': _median(per)}
 
 def bench_train(steps:int=2000, # optimizer steps
                 corpus:str='', # corpus spec ("" = settings); the reference figures are for a 1 MB Shakespeare text
@@ -669,6 +666,7 @@ def bench_train(steps:int=2000, # optimizer steps
         peak_before = matmul_peak(peak_n, peak_seconds, dev)
         seed_everything(seed)
         model = build_model(arch, data.vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout)
+        heap_mb = setting('train', 'keep_heap_mb'); heap = keep_heap(heap_mb)  # as `train` will (it reads the same setting)
         probe, faults = _PeakProbe(peak_n, probe_interval, dev) if probe_interval else None, _FaultCount()
         r = train(model, data, cfg, out_dir=out_dir or None, progress=False, profile=True, callbacks=[faults] + ([probe] if probe else []))
         peak_after = matmul_peak(peak_n, peak_seconds, dev)
@@ -699,7 +697,7 @@ def bench_train(steps:int=2000, # optimizer steps
             'first_step_s': times.get(1, math.nan),
             'ms_per_step': 1000 * t['loop'] / n, 'step_ms_breakdown': step_ms, 'compute_ms_per_step': 1000 * compute / n,
             'loop_overhead_pct': 100 * (1 - compute / base), 'final_eval_s': t['final_eval'],
-            'keep_heap_mb': int(setting('train', 'keep_heap_mb')), 'heap_kept': keep_heap(),
-            'page_faults_per_step': _faults_per_step(faults.at, probe.faults if probe else {}, 2 * log_interval),
+            'keep_heap_mb': int(heap_mb), 'heap_kept': heap,
+            'page_faults_per_step': _per_step(faults.at, probe.faults if probe else {}, 2 * log_interval),
             'peak_rss_mb': r.peak_rss_mb, **{f'{k}_mb': v for k, v in rss_parts_mb().items()},
             'val_loss': r.val_loss, 'train_loss': r.train_loss, 'wall_s': r.wall_s}

@@ -110,13 +110,21 @@ def step_dir(run_dir, # the run directory; "" or None = `runs/scratch`
     return p
 
 # %% ../nbs/00_core.ipynb #585009e9
+def _umask() -> int:
+    "The process umask, read without changing it where Linux shows it (`/proc/self/status`)."
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        return int(next(l for l in open('/proc/self/status') if l.startswith('Umask:')).split()[1], 8)
+    m = os.umask(0o022); os.umask(m)
+    return m
+
 def atomic_write(path, # destination file
                  data:str|bytes, # content
                 ) -> Path:
-    "Write `data` to `path` through a temporary file in the same folder and a rename."
+    "Write `data` to `path` through a temporary file in the same folder and a rename; permissions follow the umask."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a plain open() would give 0666 less the umask
         with os.fdopen(fd, 'wb') as f:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush(); os.fsync(f.fileno())
@@ -134,6 +142,7 @@ def atomic_dir(path, # destination folder; replaced as a whole when the block su
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         if path.exists():
             if not overwrite: raise LLMBenchError(f"{path}: already exists; remove it or pass overwrite=True")
@@ -145,21 +154,24 @@ def atomic_dir(path, # destination folder; replaced as a whole when the block su
         raise
 
 # %% ../nbs/00_core.ipynb #c6dc403e
-def _jsonable(o):
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
+def _jsonable(o, key='results'):
+    "`o` as JSON types (numpy/torch scalars converted, NaN as null); anything else raises naming its key path."
+    if isinstance(o, dict): return {str(k): _jsonable(v, f'{key}.{k}') for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_jsonable(v, f'{key}[{i}]') for i, v in enumerate(o)]
     if isinstance(o, Path): return str(o)
-    if isinstance(o, np.ndarray): return _jsonable(o.tolist())
-    if isinstance(o, np.generic): return _jsonable(o.item())
-    if hasattr(o, 'item') and callable(o.item) and getattr(o, 'ndim', 1) == 0: return _jsonable(o.item())
+    if isinstance(o, np.ndarray): return _jsonable(o.tolist(), key)
+    if isinstance(o, np.generic): return _jsonable(o.item(), key)
+    if hasattr(o, 'item') and callable(o.item) and getattr(o, 'ndim', 1) == 0: return _jsonable(o.item(), key)
     if isinstance(o, float) and not math.isfinite(o): return None if math.isnan(o) else ('inf' if o > 0 else '-inf')
-    return o
+    if o is None or isinstance(o, (str, int, float, bool)): return o
+    raise LLMBenchError(f"{key} = {o!r:.80}: a {type(o).__name__} cannot be written as JSON; "
+                        "store a number, string, bool, list or dict there (e.g. str(value) or a measured figure)")
 
 def write_results(step_dir, # the step's folder
                   results:dict, # what the step measured
                   name='results.json', # file name
                  ) -> Path:
-    "Write `results` as JSON (numpy/torch scalars converted, NaN as null), atomically."
+    "Write `results` as JSON (numpy/torch scalars converted, NaN as null), atomically; a value JSON cannot hold is an error."
     return atomic_write(Path(step_dir)/name, json.dumps(_jsonable(results), indent=2, sort_keys=True) + '\n')
 
 def read_results(path, # a results.json or the folder holding one

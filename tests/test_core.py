@@ -139,3 +139,25 @@ def test_keep_heap_bad_setting_named(monkeypatch):
     with pytest.raises(LLMBenchError, match=r"keep_heap_mb='lots'.*LLMBENCH_TRAIN_KEEP_HEAP_MB"): keep_heap()
     monkeypatch.setenv('LLMBENCH_TRAIN_KEEP_HEAP_MB', '0')
     assert keep_heap() is False
+
+
+def test_write_results_names_the_key_it_cannot_write(tmp_path):
+    "A value JSON cannot hold (the demo once stored a function under bench.compile) is named by its key path."
+    write_results(tmp_path, {'n': 1})
+    with pytest.raises(LLMBenchError, match=r'results\.bench\.compile = <built-in function print>: a builtin_function_or_method cannot be written as JSON'):
+        write_results(tmp_path, {'n': 2, 'bench': {'ms': 1.0, 'compile': print}})
+    with pytest.raises(LLMBenchError, match=r'results\.runs\[1\]\.x'):
+        write_results(tmp_path, {'runs': [{'x': 1}, {'x': object()}]})
+    assert read_results(tmp_path) == {'n': 1}  # nothing half-written: the earlier file stands
+    assert [p.name for p in tmp_path.iterdir()] == ['results.json']
+
+
+def test_run_outputs_respect_the_umask(tmp_path):
+    "Atomic writes get the permissions a plain open()/mkdir() would (mkstemp alone gives 0600)."
+    from llmbench.core import atomic_dir, atomic_write
+    old = os.umask(0o022)
+    try:
+        f = write_results(tmp_path, {'n': 1})
+        with atomic_dir(tmp_path/'ck') as t: atomic_write(t/'w.bin', b'1')
+    finally: os.umask(old)
+    assert [oct(p.stat().st_mode & 0o777) for p in (f, tmp_path/'ck', tmp_path/'ck'/'w.bin')] == ['0o644', '0o755', '0o644']

@@ -6,18 +6,18 @@ Docs: https://llmbench.github.io/llmbench/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #47f4305b
 from __future__ import annotations
-import codecs, glob, hashlib, json, os, re, subprocess, sys, sysconfig, tempfile, time
+import codecs, contextlib, errno, glob, hashlib, json, math, os, re, shutil, subprocess, sys, sysconfig, tempfile, time
 from array import array
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch_to
-from .core import LLMBenchError, setting, cache_dir, atomic_dir, atomic_write, content_hash
+from .core import LLMBenchError, setting, get_settings, cache_dir, atomic_write, content_hash, _umask
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'ENCODING_ERRORS', 'TEXT_EXTS', 'STRUCTURED_EXTS', 'SUPPORTED_EXTS', 'SPLITS', 'AUTO_DOC_MIN', 'END_DOC',
-           'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'FORMAT_VERSION', 'read_text_chunks', 'Corpus', 'load_corpus',
-           'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer', 'build_tokenizer', 'LMData', 'prepare_data',
-           'make_text_file', 'bench_data']
+           'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'MAX_VOCAB', 'TOKENIZER_FILES', 'FORMAT_VERSION', 'read_text_chunks',
+           'Corpus', 'load_corpus', 'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer',
+           'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'prepare_data', 'make_text_file', 'bench_data']
 
 # %% ../nbs/01_data.ipynb #165954d7
 def _stdlib_dir() -> Path: return Path(sysconfig.get_paths()['stdlib'])
@@ -97,9 +97,15 @@ def _corpus_help():
 
 class Corpus:
     "Documents with a name, a source description, a fingerprint and (after `scan`) a content hash."
-    def __init__(self, name, source, kind, docs_fn, fingerprint, meta=None):
-        self.name, self.source, self.kind, self.fingerprint = name, source, kind, fingerprint
+    def __init__(self, name, source, kind, docs_fn, fingerprint, # a string, or a function computing it on first use
+                 meta=None):
+        self.name, self.source, self.kind, self._fp = name, source, kind, fingerprint
         self._docs_fn, self.meta, self._scan = docs_fn, meta or {}, None
+    @property
+    def fingerprint(self):
+        "Identifies the content without decoding it (files: a hash of their bytes); computed once."
+        if callable(self._fp): self._fp = self._fp()
+        return self._fp
     def docs(self):
         "Yield `(label, chunks)` per document; `chunks` is an iterator of text pieces."
         return self._docs_fn()
@@ -147,6 +153,26 @@ def _embedded_corpus(name):
     return Corpus(f'embedded:{name}', f'embedded {name} (Python {sys.version.split()[0]}, {_stdlib_dir()})',
                   'embedded', docs, content_hash('embedded', *fp))
 
+# %% ../nbs/01_data.ipynb #b849b3e4
+_CACHE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # write errors that can only come from the cache's disk
+
+def _cache_error(e:OSError) -> LLMBenchError|None:
+    "An `LLMBenchError` naming the cache folder and its setting if `e` came from writing the cache, else None."
+    root = Path(os.path.abspath(get_settings().path('cache_dir')))
+    f = Path(os.path.abspath(e.filename)) if isinstance(getattr(e, 'filename', None), (str, Path)) else None
+    if not (f is not None and (f == root or root in f.parents)) and e.errno not in _CACHE_ERRNOS: return None
+    return LLMBenchError(f"cache folder {root}: cannot write{f' {f}' if f else ''} ({e.strerror or e}); free space or "
+                         f"make it writable, or set [paths] cache_dir in settings.ini (or LLMBENCH_PATHS_CACHE_DIR) "
+                         f"to another folder")
+
+@contextlib.contextmanager
+def _cache_writes():
+    "Turn an `OSError` from writing the cache into `_cache_error`'s `LLMBenchError`; other errors pass unchanged."
+    try: yield
+    except OSError as e:
+        if (err := _cache_error(e)) is None: raise
+        raise err from e
+
 # %% ../nbs/01_data.ipynb #6fa0d74c
 def _resolve_files(spec):
     p = Path(spec).expanduser()
@@ -164,7 +190,15 @@ def _resolve_files(spec):
         if f.suffix.lower() not in SUPPORTED_EXTS:
             raise LLMBenchError(f"{f}: unsupported extension {f.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_EXTS)} "
                                 f"(rename plain text to .txt, or narrow the glob)")
-    return [f.resolve() for f in files]
+    return list(dict.fromkeys(f.resolve() for f in files))  # each file once: symlinks and loops give it several names
+
+def _file_digest(path, chunk=1 << 24):
+    "A fast 128-bit digest of a file's bytes (xxHash3; BLAKE2 where `xxhash` is not installed)."
+    try: import xxhash; h = xxhash.xxh3_128()
+    except ImportError: h = hashlib.blake2b(digest_size=16)
+    with open(path, 'rb') as f:
+        while b := f.read(chunk): h.update(b)
+    return h.hexdigest()
 
 def _bad_json_line(path):
     "Raise naming the first malformed line of a JSON Lines file, if any."
@@ -183,6 +217,7 @@ def _load_structured(path, text_field):
     datasets.disable_progress_bars()
     try: ds = datasets.load_dataset(fmt, data_files=str(path), split='train', cache_dir=str(cache_dir('hf-datasets')))
     except Exception as e:
+        if isinstance(e, OSError) and (err := _cache_error(e)): raise err from e
         if fmt == 'json' and path.suffix.lower() == '.jsonl': _bad_json_line(path)
         raise LLMBenchError(f"{path}: could not be read as {fmt} ({type(e).__name__}: {e}); check the file's format") from e
     if text_field not in ds.column_names:
@@ -214,11 +249,12 @@ def _files_corpus(spec, text_field, encoding_errors):
             if f in loaded:
                 for i, t in enumerate(_rows(loaded[f], text_field, f), 1): yield f'{f.name}:{i}', iter([t])
             else: yield f.name, read_text_chunks(f, encoding_errors)
-    st = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    fp = content_hash('files', *[x for s in st for x in s], text_field if structured else '', encoding_errors)
-    size = sum(s[1] for s in st)
+    def fingerprint():  # the bytes, not the path, size or modification time: a same-size edit is seen
+        parts = [x for f in files for x in (f.suffix.lower(), _file_digest(f))]
+        return content_hash('files', *parts, text_field if structured else '', encoding_errors)
+    size = sum(f.stat().st_size for f in files)
     src = f"{len(files)} file{'s'[:len(files)-1]} ({size:,} bytes): " + ', '.join(str(f) for f in files[:3]) + (' ...' if len(files) > 3 else '')
-    return Corpus(spec, src, 'files', docs, fp, {'files': [s[0] for s in st]})
+    return Corpus(spec, src, 'files', docs, fingerprint, {'files': [str(f) for f in files]})
 
 # %% ../nbs/01_data.ipynb #04378a04
 def _hub_corpus(spec, text_field):
@@ -258,8 +294,12 @@ AUTO_DOC_MIN = 20
 def _fracs(split, txt, n):
     try: fr = [float(x) for x in txt.split('/')]
     except ValueError: fr = []
-    if len(fr) not in n or any(not (0 <= f <= 1) for f in fr): fr = None
-    if fr is None: raise LLMBenchError(f"split {split!r}: not understood; use auto, doc:0.9/0.05/0.05 or tail:0.1 (or tail:0.1/0.05)")
+    if len(fr) not in n:
+        raise LLMBenchError(f"split {split!r}: not understood; use auto, doc:0.9/0.05/0.05 or tail:0.1 "
+                            f"(or tail:0.1/0.05)")
+    if bad := [f for f in fr if not 0 <= f <= 1]:
+        raise LLMBenchError(f"split {split!r}: fraction {bad[0]:g} is out of range; each fraction must be between 0 "
+                            f"and 1, e.g. doc:0.9/0.05/0.05 or tail:0.1")
     return fr
 
 def parse_split(split, # auto | doc:<train>/<val>/<test> | tail:<held-out>[/<test>]
@@ -391,6 +431,9 @@ def split_corpus(corpus, # a `Corpus` or a corpus spec string
 # %% ../nbs/01_data.ipynb #6ae1f49d
 EOS = '<|endoftext|>'
 UNK = '<unk>'
+MAX_VOCAB = 1 << 32  # token ids are stored as uint32
+TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'vocab.txt', 'tokenizer.model',
+                   'spiece.model')  # what AutoTokenizer loads from (or *.tiktoken)
 
 def parse_tokenizer(spec) -> tuple:
     "`('char', None)`, `('bpe', V)` or `('hf', id_or_path)` for a tokenizer spec."
@@ -399,9 +442,10 @@ def parse_tokenizer(spec) -> tuple:
     if spec.startswith('bpe:'):
         try: v = int(spec[4:])
         except ValueError: v = None
-        if v is None or v < 258:
-            raise LLMBenchError(f"tokenizer {spec!r}: the BPE vocabulary size must be an integer of at least 258 "
-                                f"(256 bytes + <|endoftext|> + one merge), e.g. bpe:4096")
+        if v is None or not 258 <= v <= MAX_VOCAB:
+            raise LLMBenchError(f"tokenizer {spec!r}: the BPE vocabulary size must be from 258 to {MAX_VOCAB:,} "
+                                f"(256 bytes + <|endoftext|> + one merge at least; ids are stored as uint32), "
+                                f"e.g. bpe:4096")
         return 'bpe', v
     if spec.startswith('hf:') and len(spec) > 3: return 'hf', spec[3:]
     raise LLMBenchError(f"tokenizer {spec!r}: unknown; use char, bpe:<vocab size> (e.g. bpe:4096) or hf:<id or path> (e.g. hf:gpt2)")
@@ -420,6 +464,15 @@ def _char_vocab(texts):
         cp = np.frombuffer(''.join(b).encode('utf-32-le', 'surrogatepass'), np.uint32)
         counts += np.bincount(cp, minlength=0x110000)[:0x110000]
     return [chr(c) for c in np.flatnonzero(counts)]
+
+def check_tokenizer_folder(path, # a local folder meant to hold a saved tokenizer (anything else: nothing checked)
+                          ):
+    "Raise an `LLMBenchError` naming the folder and the expected files when a local folder holds no tokenizer files."
+    p = Path(str(path)).expanduser()
+    if not p.is_dir() or any((p/f).is_file() for f in TOKENIZER_FILES) or any(p.glob('*.tiktoken')): return
+    raise LLMBenchError(f"tokenizer folder {p}: has no tokenizer files (expected {', '.join(TOKENIZER_FILES)} or "
+                        f"*.tiktoken); save one there with tokenizer.save_pretrained(folder), or pass the tokenizer's "
+                        f"own folder or hub id")
 
 def _wrap(tk, **kw):
     from transformers import PreTrainedTokenizerFast
@@ -447,6 +500,7 @@ def build_tokenizer(spec, # char | bpe:<vocab_size> | hf:<id or path>
         tk.train_from_iterator(_batched(p for t in train_texts for p in _cut_text(t, 1 << 16)), tr)  # 64 K pieces: parallel
         return _wrap(tk)
     from transformers import AutoTokenizer
+    check_tokenizer_folder(arg)
     try: tok = AutoTokenizer.from_pretrained(arg)
     except Exception as e:
         raise LLMBenchError(f"tokenizer 'hf:{arg}': could not be loaded ({type(e).__name__}: {e}); "
@@ -603,53 +657,25 @@ def iter_eval(self, split, # train | val | test
             x[r, :len(w)-1] = w[:-1]; y[r, :len(w)-1] = w[1:]
         yield torch.from_numpy(x), torch.from_numpy(y)
 
-# %% ../nbs/01_data.ipynb #b79cb0d1
-def _index_path(qkey): return cache_dir('data')/'index'/f'{qkey}.json'
+# %% ../nbs/01_data.ipynb #06b60ffc
+def _publish(tmp:Path, # a complete entry built beside `d`
+             d:Path, # the entry's folder
+            ) -> bool:
+    "Rename `tmp` to `d`; if another process published `d` first, keep that entry (readers may hold it) and drop `tmp`."
+    try: os.rename(tmp, d); return True  # never replaces a non-empty folder
+    except OSError as e:
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY): raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not (d/'meta.json').is_file():
+        raise LLMBenchError(f"cache entry {d}: incomplete (no meta.json), left by a damaged or interrupted write; "
+                            f"delete that folder and run again")
+    return False
 
-def _settings(corpus, tokenizer, split, seed, text_field, encoding_errors):
-    return (setting('data', 'corpus', corpus), setting('data', 'tokenizer', tokenizer), setting('data', 'split', split),
-            int(setting('data', 'seed', seed)), setting('data', 'text_field', text_field),
-            setting('data', 'encoding_errors', encoding_errors))
-
-def prepare_data(corpus='', # embedded:<name> | a local file, folder or glob | hf:<id>[:<config>]; "" = settings
-                 tokenizer='', # char | bpe:<vocab_size> | hf:<id or path>; "" = settings
-                 split='', # auto | doc:<train>/<val>/<test> | tail:<held-out>[/<test>]; "" = settings
-                 seed=None, # seed of the document split; None = settings
-                 text_field='', # text column of structured files and hub datasets; "" = settings
-                 encoding_errors='', # strict | replace | ignore (invalid UTF-8 in .txt files); "" = settings
-                ) -> LMData:
-    "Tokenized, split, cached and memory-mapped data for a corpus: instant when the cache has it."
-    t0 = time.perf_counter()
-    corpus, tokenizer, split, seed, text_field, encoding_errors = _settings(corpus, tokenizer, split, seed, text_field, encoding_errors)
-    kind, _ = parse_tokenizer(tokenizer); _check_encoding_errors(encoding_errors)
-    if split != 'auto': parse_split(split)
-    c = load_corpus(corpus, text_field, encoding_errors)
-    qkey = content_hash('quick', FORMAT_VERSION, c.fingerprint, split, seed, tokenizer, text_field, encoding_errors)
-    ip = _index_path(qkey)
-    if ip.is_file():
-        d = cache_dir('data')/json.loads(ip.read_text())['key']
-        if (d/'meta.json').is_file():
-            data = _named(LMData(d), c); data.seconds = time.perf_counter() - t0
-            return data
-    plan = _plan(c, split, seed)
-    key = content_hash('data', FORMAT_VERSION, c.hash, plan['split'], seed if plan['kind'] == 'doc' else '',
-                       tokenizer, text_field if c.kind != 'embedded' else '', encoding_errors)
-    d = cache_dir('data')/key
-    built = not (d/'meta.json').is_file()
-    if built: _build(c, plan, tokenizer, kind, seed, text_field, encoding_errors, key, d, t0)
-    atomic_write(ip, json.dumps({'key': key, 'corpus': corpus, 'tokenizer': tokenizer}))
-    data = _named(LMData(d), c); data.from_cache = not built; data.seconds = time.perf_counter() - t0
-    return data
-
-def _named(data, c):
-    "Entries are keyed by content: show the corpus name and source of this call (another path may hold the same text)."
-    m = data.meta['corpus']
-    if (m['name'], m['source']) != (c.name, c.source):
-        data.meta = {**data.meta, 'corpus': {**m, 'name': c.name, 'source': c.source, 'first_prepared_as': m['name']}}
-    return data
-
-def _build(c, plan, tokenizer, kind, seed, text_field, encoding_errors, key, d, t0):
-    with atomic_dir(d) as tmp:
+def _build(c, plan, tokenizer, kind, seed, text_field, encoding_errors, key, d, t0) -> bool:
+    "Build the entry in a temporary folder beside `d`, then `_publish` it; True if this build became the entry."
+    tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f'.{d.name}.', suffix='.tmp'))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: a shared cache stays readable
         t1 = time.perf_counter()
         train = _SplitTexts(c, plan, 0)
         tok = build_tokenizer(tokenizer, train.chunks() if kind != 'hf' else ())
@@ -672,9 +698,62 @@ def _build(c, plan, tokenizer, kind, seed, text_field, encoding_errors, key, d, 
                 'tokenizer': tokenizer, 'vocab_size': vocab_size, 'eos_id': eos_id, 'dtype': np.dtype(dtype).name,
                 'splits': splits,
                 'bytes_per_token': {s: (v['bytes'] / v['tokens'] if v['tokens'] else None) for s, v in splits.items()},
-                'seconds': {'scan': t1 - t0, 'tokenizer': t2 - t1, 'encode': t3 - t2, 'total': time.perf_counter() - t0},
+                'seconds': {'scan': t1 - t0, 'tokenizer': t2 - t1, 'encode': t3 - t2,
+                            'total': time.perf_counter() - t0},
                 'created': time.strftime('%Y-%m-%dT%H:%M:%S')}
         (tmp/'meta.json').write_text(json.dumps(meta, indent=2))
+        return _publish(tmp, d)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+# %% ../nbs/01_data.ipynb #b79cb0d1
+def _index_path(qkey): return cache_dir('data')/'index'/f'{qkey}.json'
+
+def _settings(corpus, tokenizer, split, seed, text_field, encoding_errors):
+    return (setting('data', 'corpus', corpus), setting('data', 'tokenizer', tokenizer), setting('data', 'split', split),
+            int(setting('data', 'seed', seed)), setting('data', 'text_field', text_field),
+            setting('data', 'encoding_errors', encoding_errors))
+
+def prepare_data(corpus='', # embedded:<name> | a local file, folder or glob | hf:<id>[:<config>]; "" = settings
+                 tokenizer='', # char | bpe:<vocab_size> | hf:<id or path>; "" = settings
+                 split='', # auto | doc:<train>/<val>/<test> | tail:<held-out>[/<test>]; "" = settings
+                 seed=None, # seed of the document split; None = settings
+                 text_field='', # text column of structured files and hub datasets; "" = settings
+                 encoding_errors='', # strict | replace | ignore (invalid UTF-8 in .txt files); "" = settings
+                ) -> LMData:
+    "Tokenized, split, cached and memory-mapped data for a corpus: instant when the cache has it."
+    t0 = time.perf_counter()
+    corpus, tokenizer, split, seed, text_field, encoding_errors = _settings(corpus, tokenizer, split, seed, text_field, encoding_errors)
+    kind, _ = parse_tokenizer(tokenizer); _check_encoding_errors(encoding_errors)
+    if split != 'auto': parse_split(split)
+    c = load_corpus(corpus, text_field, encoding_errors)
+    qkey = content_hash('quick', FORMAT_VERSION, c.fingerprint, split, seed, tokenizer, text_field, encoding_errors)
+    with _cache_writes():
+        ip = _index_path(qkey)
+        if ip.is_file():
+            d = cache_dir('data')/json.loads(ip.read_text())['key']
+            if (d/'meta.json').is_file():
+                data = _named(LMData(d), c); data.seconds = time.perf_counter() - t0
+                return data
+        plan = _plan(c, split, seed)
+        key = content_hash('data', FORMAT_VERSION, c.hash, plan['split'], seed if plan['kind'] == 'doc' else '',
+                           tokenizer, text_field if c.kind != 'embedded' else '', encoding_errors)
+        d = cache_dir('data')/key
+        built = (not (d/'meta.json').is_file()
+                 and _build(c, plan, tokenizer, kind, seed, text_field, encoding_errors, key, d, t0))
+        with contextlib.suppress(OSError):  # the index only saves a scan: a read-only cache still serves its entries
+            atomic_write(ip, json.dumps({'key': key, 'corpus': corpus, 'tokenizer': tokenizer}))
+    data = _named(LMData(d), c); data.from_cache = not built; data.seconds = time.perf_counter() - t0
+    return data
+
+def _named(data, c):
+    "Entries are keyed by content: show the corpus name and source of this call (another path may hold the same text)."
+    m = data.meta['corpus']
+    if (m['name'], m['source']) != (c.name, c.source):
+        data.meta = {**data.meta, 'corpus': {**m, 'name': c.name, 'source': c.source, 'first_prepared_as': m['name']}}
+    return data
+
 
 # %% ../nbs/01_data.ipynb #1c614238
 _SYLLABLES = ('ka to ri mu se la no vi de pa ru mi ko sa te li na go be fu ha jo we yu zo ch th sh qu '
@@ -738,7 +817,10 @@ def bench_data(size_mb:int=1024, # size of the generated corpus in MiB
                workdir=None, # folder for the corpus and its cache (default: a temporary folder, removed afterwards)
               ) -> dict:
     "Tokenize a generated `size_mb` MiB corpus with each tokenizer, cold and cached, in child processes: MB/s and peak RSS."
-    import shutil
+    ok = isinstance(size_mb, (int, float, np.integer, np.floating)) and not isinstance(size_mb, bool)
+    if not (ok and math.isfinite(size_mb) and size_mb > 0):
+        raise LLMBenchError(f"size_mb={size_mb!r}: must be a number of MiB > 0, e.g. --size-mb 64 "
+                            f"(1024 for the reference run)")
     if isinstance(tokenizers, str): tokenizers = tuple(t for t in tokenizers.split(',') if t)
     wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix='llmbench-bench-data-'))
     try:

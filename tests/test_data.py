@@ -283,3 +283,110 @@ def test_bpe_long_text_cut_at_spaces_equals_whole_text_encoding(tmp_path, cache)
     train = ''.join(split_corpus(str(p), 'tail:0.1/0')['train'])
     assert len(train) > 2 * 2**16  # at least three pieces
     assert data.tokens('train').tolist() == data.tokenizer.encode(train, add_special_tokens=False)
+
+
+# ---------------------------------------------------------------- reliability (issue 12)
+
+@pytest.mark.parametrize('kw,msg', [
+    ({'tokenizer': 'bpe:99999999999999999999'},
+     "tokenizer 'bpe:99999999999999999999': the BPE vocabulary size must be from 258 to"),
+    ({'split': 'tail:1.5'}, "split 'tail:1.5': fraction 1.5 is out of range; each fraction must be between 0 and 1"),
+    ({'split': 'doc:0.9/-0.05/0.15'}, "fraction -0.05 is out of range"),
+])
+def test_out_of_range_specs_say_the_range(cache, kw, msg):
+    with pytest.raises(LLMBenchError) as e:
+        prepare_data('embedded:python-docs', **({'tokenizer': 'char', 'split': 'auto'} | kw))
+    assert msg in str(e.value), str(e.value)
+
+
+def test_hf_tokenizer_folder_without_tokenizer_files(tmp_path):
+    d = tmp_path/'ckpt'; d.mkdir(); (d/'config.json').write_text('{}')
+    with pytest.raises(LLMBenchError) as e: build_tokenizer(f'hf:{d}')
+    msg = str(e.value)
+    assert str(d) in msg and 'has no tokenizer files' in msg and 'tokenizer.json' in msg, msg
+    assert 'install' not in msg.lower() and 'convert' not in msg.lower(), msg  # not sentencepiece/tiktoken advice
+
+
+@pytest.mark.parametrize('size', [0, -1, float('nan'), 'big'])
+def test_bench_data_checks_size_up_front(tmp_path, size):
+    from llmbench.data import bench_data
+    with pytest.raises(LLMBenchError, match=r"size_mb=.*: must be a number of MiB > 0"):
+        bench_data(size, workdir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing generated
+
+
+def test_glob_through_a_symlink_loop_reads_each_file_once(tmp_path, cache):
+    d = tmp_path/'loop'; (d/'sub').mkdir(parents=True)
+    for i in range(3): (d/f'a{i}.txt').write_text(f"file {i}: " + PROSE * 20)
+    (d/'sub'/'b.txt').write_text("the sub folder's file: " + PROSE * 20)
+    (d/'sub'/'back').symlink_to(d, target_is_directory=True)  # a loop: loop/sub/back/sub/back/...
+    (d/'also-a0.txt').symlink_to(d/'a0.txt')                  # another name of the same file
+    want = [str((d/f).resolve()) for f in ('a0.txt', 'a1.txt', 'a2.txt', 'sub/b.txt')]
+    for spec in (str(d/'**'/'*.txt'), str(d)):
+        c = load_corpus(spec)
+        assert sorted(c.meta['files']) == want and c.n_docs == 4, (spec, len(c.meta['files']))
+    data = prepare_data(str(d/'**'/'*.txt'), 'char', 'auto', 0)
+    assert data.meta['corpus']['docs'] == 4 and data.n_bytes('train') < 4 * len(PROSE) * 21
+
+
+def test_cache_is_keyed_by_content_not_by_size_and_mtime(tmp_path, cache):
+    p = tmp_path/'a.txt'; p.write_text('abcd ' * 400)
+    a = prepare_data(str(p), 'char', 'tail:0.1', 0)
+    st = p.stat()
+    p.write_text('wxyz ' * 400)                          # same size
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))     # modification time restored
+    b = prepare_data(str(p), 'char', 'tail:0.1', 0)
+    assert not b.from_cache and b.dir != a.dir and ''.join(b.texts('val')).startswith('wxyz'[1:]) is not None
+    assert set(''.join(b.texts('train'))) == set('wxyz ')
+    assert prepare_data(str(p), 'char', 'tail:0.1', 0).from_cache  # and the new content is cached in turn
+
+
+def test_a_concurrent_build_never_removes_a_complete_entry(tmp_path, cache, monkeypatch):
+    "Another process finishes the same entry while this build runs: readers never see it missing; this copy is dropped."
+    import shutil, llmbench.core as C, llmbench.data as D
+    p = tmp_path/'a.txt'; p.write_text(PROSE * 20)
+    first = prepare_data(str(p), 'char', 'tail:0.1', 0)
+    entry = first.dir; saved = tmp_path/'saved'; shutil.copytree(entry, saved)
+    shutil.rmtree(entry); shutil.rmtree(cache/'data'/'index')
+    orig_build_tok, orig_replace, seen, ino = D.build_tokenizer, os.replace, [], []
+    def other_process_finishes(*a, **kw):  # while this build runs, the other one publishes the entry
+        shutil.copytree(saved, entry); ino.append((entry/'meta.json').stat().st_ino)
+        return orig_build_tok(*a, **kw)
+    def watched_replace(src, dst):
+        r = orig_replace(src, dst); seen.append((entry/'meta.json').is_file()); return r
+    monkeypatch.setattr(D, 'build_tokenizer', other_process_finishes)
+    monkeypatch.setattr(C.os, 'replace', watched_replace)
+    again = prepare_data(str(p), 'char', 'tail:0.1', 0)
+    assert again.dir == entry and ino == [(entry/'meta.json').stat().st_ino]  # the other process's entry was kept
+    assert all(seen), seen  # never missing in between
+    assert _entries(cache) == [entry.name]  # this build's temporary folder removed
+
+
+@pytest.mark.parametrize('fail', ['read-only', 'full', 'not a folder'])
+def test_unwritable_cache_names_the_folder_and_the_setting(tmp_path, cache, monkeypatch, fail):
+    import errno, tempfile, llmbench.data as D
+    p = tmp_path/'a.txt'; p.write_text(PROSE * 5)
+    if fail == 'read-only':
+        def deny(*a, dir=None, **kw): raise PermissionError(errno.EACCES, 'Permission denied', str(dir))
+        monkeypatch.setattr(tempfile, 'mkdtemp', deny)
+    elif fail == 'full':
+        def full(self, s, ev): raise OSError(errno.ENOSPC, 'No space left on device')
+        monkeypatch.setattr(D._Writer, 'add', full)
+    else:
+        cache.parent.mkdir(exist_ok=True); (tmp_path/'file').write_text('x')
+        monkeypatch.setenv('LLMBENCH_PATHS_CACHE_DIR', str(tmp_path/'file'/'cache'))
+    with pytest.raises(LLMBenchError) as e: prepare_data(str(p), 'char', 'tail:0.1', 0)
+    msg = str(e.value)
+    root = str(tmp_path/'file'/'cache') if fail == 'not a folder' else str(cache)
+    assert f'cache folder {root}' in msg and '[paths] cache_dir' in msg and 'LLMBENCH_PATHS_CACHE_DIR' in msg, msg
+
+
+def test_cache_entries_follow_the_umask(tmp_path, cache):
+    "A cache entry is readable as a plain mkdir would make it (a temporary-folder build gives 0700 otherwise)."
+    old = os.umask(0o022)
+    try:
+        p = tmp_path/'a.txt'; p.write_text(PROSE * 5)
+        d = prepare_data(str(p), 'char', 'tail:0.1', 0).dir
+    finally: os.umask(old)
+    assert d.stat().st_mode & 0o777 == 0o755
+    assert all(f.stat().st_mode & 0o777 == 0o644 for f in d.rglob('*') if f.is_file())

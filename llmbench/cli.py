@@ -87,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--preset', default='smoke', choices=runner.PRESETS, help='parameter preset (default: smoke)')
     r.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'), help='set a parameter')
     r.add_argument('-f', '--params-file', help='YAML/JSON file of parameters')
+    r.add_argument('--scale', choices=runner.SCALES, help="run the preset's code at a small size (its sizes only; see 00a_runner)")
     r.add_argument('--out', help='run directory (default: runs/<timestamp>)')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' cell output")
     sub.add_parser('list', help="list notebooks with their parameters and presets")
@@ -107,7 +108,7 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         if args.cmd == 'list': print(runner.describe()); return 0
         if args.cmd == 'run':
             runner.run(args.notebooks or None, args.preset, [tuple(x) for x in args.param], args.params_file, args.out,
-                       log=lambda s: print(s, flush=True), log_output=args.log_output)
+                       log=lambda s: print(s, flush=True), log_output=args.log_output, scale=args.scale)
             return 0
         if args.cmd == 'bench':
             if args.help or args.name is None:

@@ -12,9 +12,9 @@ import yaml
 from .core import LLMBenchError, atomic_write, get_settings, new_run_dir, read_results, step_dir
 
 # %% auto #0
-__all__ = ['PRESETS', 'nbs_dir', 'list_notebooks', 'find_notebook', 'notebook_params', 'coerce_param', 'preset_params',
-           'available_presets', 'plan_params', 'NotebookFailed', 'render_html', 'IPCKernelManager', 'run_notebook',
-           'write_report', 'run', 'describe']
+__all__ = ['PRESETS', 'SCALES', 'nbs_dir', 'list_notebooks', 'find_notebook', 'notebook_params', 'coerce_param', 'preset_params',
+           'available_presets', 'scale_params', 'plan_params', 'NotebookFailed', 'render_html', 'IPCKernelManager',
+           'run_notebook', 'write_report', 'run', 'describe']
 
 # %% ../nbs/00a_runner.ipynb #914eb5ab
 _nb_re = re.compile(r'^\d+[a-z]?_.+\.ipynb$')
@@ -135,11 +135,33 @@ def available_presets(nb) -> list[str]:
     "Presets that have a file for notebook `nb` (smoke always exists)."
     return ['smoke'] + [p for p in PRESETS[1:] if (Path(nb).parent/'params'/f'{Path(nb).stem}.{p}.yaml').is_file()]
 
+# %% ../nbs/00a_runner.ipynb #45b2b5bb
+SCALES = ('tiny',)
+
+def scale_params(nb, # notebook path
+                 scale, # a name of `SCALES`
+                 base:dict, # the values the scale shrinks: the preset's, over the parameters-cell defaults
+                ) -> dict:
+    "The size overrides of `scale` for notebook `nb`: its scale file's values, except where `base` holds 0 or empty."
+    if scale not in SCALES: raise LLMBenchError(f"scale {scale!r}: unknown; choose one of {', '.join(SCALES)}")
+    p = Path(nb).parent/'params'/f'{Path(nb).stem}.{scale}.yaml'
+    sizes = _read_yaml(p) if p.is_file() else {}
+    for k, v in sizes.items():
+        if isinstance(v, bool) or not v or not isinstance(v, (int, float, str, list)):
+            raise LLMBenchError(f"{p}: {k}: {v!r} is not a size (a non-zero number, a non-empty string or list); "
+                                "a scale file names sizes only, so that it never switches code off")
+    return {k: v for k, v in sizes.items() if base.get(k)}
+
 # %% ../nbs/00a_runner.ipynb #78bc2811
+def _defaults(spec):
+    "The parameters-cell defaults as values."
+    return {k: ast.literal_eval(v['default']) for k, v in spec.items()}
+
 def plan_params(notebooks, # notebook paths, in run order
                 preset='smoke', # smoke | demo | full
                 cli_params=(), # (name, value-string) pairs from `-p`
                 params_file=None, # a YAML/JSON mapping (see above)
+                scale=None, # None, or a name of `SCALES`: shrink the preset's sizes (see above)
                ) -> dict:
     "`{stem: params}` for every notebook, validated and converted before anything runs."
     specs = {Path(nb).stem: notebook_params(nb) for nb in notebooks}
@@ -154,7 +176,10 @@ def plan_params(notebooks, # notebook paths, in run order
     for nb in notebooks:
         stem, spec = Path(nb).stem, specs[Path(nb).stem]
         vals = {}
-        layers = [(preset_params(nb, preset), False, f'preset {preset}'), ({k: v for k, v in shared.items() if k in spec}, False, str(params_file)),
+        pre = preset_params(nb, preset)
+        sized = scale_params(nb, scale, {**_defaults(spec), **pre}) if scale else {}
+        layers = [(pre, False, f'preset {preset}'), (sized, False, f'scale {scale}'),
+                  ({k: v for k, v in shared.items() if k in spec}, False, str(params_file)),
                   (per_nb.get(stem, {}), False, str(params_file)), ({n: v for n, v in cli_params if n in spec}, True, '-p')]
         for d, from_cli, src in layers:
             for k, v in d.items():
@@ -286,16 +311,17 @@ def run(notebooks=None, # names or paths; None = every pipeline notebook, in ord
         out=None, # the run directory (default: a new `runs/<timestamp>/`)
         log=print, # where progress lines go
         log_output=False, # stream cell output
+        scale=None, # None, or a name of `SCALES`: the preset's code at a small size, as from `--scale`
        ) -> Path:
     "Run notebooks in order into one run directory, then write `report.html`; raise `NotebookFailed` on the first failure."
     nbs = [find_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
-    plan = plan_params(nbs, preset, list(params), params_file)  # every check happens before any cell runs
+    plan = plan_params(nbs, preset, list(params), params_file, scale)  # every check happens before any cell runs
     run_dir = Path(out) if out else new_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     steps = []
     try:
         for nb in nbs:
-            log(f"[llmbench] {nb.stem} ({preset}{', ' + ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items()) if plan[nb.stem] else ''})")
+            log(f"[llmbench] {nb.stem} ({preset}{'/' + scale if scale else ''}{', ' + ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items()) if plan[nb.stem] else ''})")
             t0 = time.time()
             try: run_notebook(nb, run_dir, plan[nb.stem], log_output=log_output)
             except NotebookFailed as e:

@@ -50,16 +50,17 @@ class PerplexityResult:
     ci: dict = field(default_factory=dict) # bootstrap confidence intervals
     doc_stats: np.ndarray|None = None      # [n_docs, 4]: nll, predicted tokens, bytes, words per document
 
+    def _per(self, n): return self.nll / n if self.n_predicted and n else float('nan')  # nothing predicted: no figure
     @property
-    def nll_per_token(self): return self.nll / self.n_predicted if self.n_predicted else float('nan')
+    def nll_per_token(self): return self._per(self.n_predicted)
     @property
-    def token_perplexity(self): return math.exp(self.nll_per_token) if self.n_predicted else float('nan')
+    def token_perplexity(self): return math.exp(self.nll_per_token)
     @property
-    def bits_per_byte(self): return self.nll / math.log(2) / self.n_bytes if self.n_bytes else float('nan')
+    def bits_per_byte(self): return self._per(self.n_bytes) / math.log(2)
     @property
-    def byte_perplexity(self): return math.exp(self.nll / self.n_bytes) if self.n_bytes else float('nan')
+    def byte_perplexity(self): return math.exp(self._per(self.n_bytes))
     @property
-    def word_perplexity(self): return math.exp(self.nll / self.n_words) if self.n_words else float('nan')
+    def word_perplexity(self): return math.exp(self._per(self.n_words))
     @property
     def tokens_per_second(self): return self.n_predicted / self.seconds if self.seconds else float('nan')
 
@@ -70,7 +71,9 @@ class PerplexityResult:
                  else 'the first token of each document is not predicted')
         how = (f'sliding window of {self.context_length} tokens, stride {self.stride}' if self.method == 'sliding-window'
                else f'state carried across chunks of {self.context_length} tokens')
-        return (f'token perplexity = exp(NLL / {self.n_predicted} predicted tokens; {first}); '
+        none = ('' if self.n_predicted
+                else 'no token was predicted (each document is one token long): every figure is nan; ')
+        return (f'{none}token perplexity = exp(NLL / {self.n_predicted} predicted tokens; {first}); '
                 f'bits per byte = NLL / ln 2 / {self.n_bytes} UTF-8 bytes; word perplexity = exp(NLL / {self.n_words} '
                 f'lm-eval words); {self.n_docs} documents; {how}')
 
@@ -89,12 +92,24 @@ class PerplexityResult:
                 f'n_docs={self.n_docs}, method={self.method!r})')
 
 # %% ../nbs/07_metrics.ipynb #8b7d99d1
+def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+def _is_num(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+def _check_ci(n_boot, level):
+    "Raise naming `n_boot` or `level` unless they make an interval (or `n_boot=0`, none)."
+    if not _is_int(n_boot) or n_boot < 0:
+        raise LLMBenchError(f"n_boot={n_boot!r}: must be an integer >= 0 (0 = no interval), e.g. n_boot=1000")
+    if not _is_num(level) or not 0 < level < 1:
+        raise LLMBenchError(f"level={level!r}: must be between 0 and 1 (exclusive), e.g. level=0.95")
+
 def bootstrap_ci(stats:np.ndarray, # [n_units, 4]: nll, predicted tokens, bytes, words per unit (document)
                  n_boot=1000, # resamples
                  level=0.95, # coverage of the percentile interval
                  seed=0, # resampling seed
                 ) -> dict:
     "Percentile bootstrap intervals of token perplexity, bits per byte and word perplexity over units."
+    _check_ci(n_boot, level)
     stats = np.asarray(stats, dtype=np.float64)
     n = len(stats)
     if n < 2 or n_boot < 1: return {}
@@ -309,6 +324,23 @@ def _resolve_tokenizer(tokenizer, model, texts):
         except (OSError, ValueError) as e: raise LLMBenchError(f"tokenizer {spec!r}: cannot be loaded ({e}); pass a tokenizer object") from e
     raise LLMBenchError("tokenizer: None; pass the model's tokenizer (or an LMData, whose tokenizer is used)")
 
+def _window(max_length, native):
+    "The window (or chunk) length: `max_length` checked against the model's context `native` (None = unbounded)."
+    if max_length is None: return native
+    if not _is_int(max_length) or max_length < 1:
+        raise LLMBenchError(f"max_length={max_length!r}: must be a positive integer, or None for the model's context")
+    if native is not None and max_length > native:
+        raise LLMBenchError(f"max_length={max_length}: longer than the model's context of {native} tokens; "
+                            f"pass max_length <= {native} or None")
+    return int(max_length)
+
+def _check_counts(**kw):
+    "Raise naming the first of `batch_size` (>= 1) or `max_docs` (>= 0, 0 = all) that is not an integer in range."
+    for k, v in kw.items():
+        lo, note = (1, '') if k == 'batch_size' else (0, ' (0 = all documents)')
+        if not _is_int(v) or v < lo:
+            raise LLMBenchError(f"{k}={v!r}: must be {'a positive integer' if lo else 'an integer >= 0'}{note}")
+
 # %% ../nbs/07_metrics.ipynb #1fe1d6be
 def perplexity(model, # a model of the llmbench contract, any HF causal LM, a checkpoint folder or 'hf:<id or path>'
                tokenizer, # its tokenizer; None = the LMData's (or the checkpoint's)
@@ -332,14 +364,15 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
     dev = next((p.device for p in model.parameters()), torch.device('cpu')) if hasattr(model, 'parameters') else torch.device('cpu')
     pid = _resolve_prefix(prefix, tok)
     native = model_context_length(model)         # None: the model streams through its state
-    L = int(max_length) if max_length else native
+    _check_counts(batch_size=batch_size, max_docs=max_docs); _check_ci(n_boot, level)
+    L = _window(max_length, native)
     if method == 'auto': method = 'stateful' if native is None else 'sliding-window'
     if method not in ('sliding-window', 'stateful'): raise LLMBenchError(f"method={method!r}: use 'auto', 'sliding-window' or 'stateful'")
-    if batch_size < 1: raise LLMBenchError(f"batch_size={batch_size}: must be at least 1")
     if method == 'sliding-window':
         if L is None: raise LLMBenchError("max_length: the model states no context length; pass max_length= or method='stateful'")
-        stride = stride or max(1, L // 2)
-        if not 1 <= stride <= L: raise LLMBenchError(f"stride={stride}: must be between 1 and the context length {L}")
+        if stride is None: stride = max(1, L // 2)
+        if not _is_int(stride) or not 1 <= stride <= L:
+            raise LLMBenchError(f"stride={stride!r}: must be between 1 and the context length {L}")
     else: L, stride = L or 512, None
     meta = []  # per document: tokens, bytes, words
     def docs():
@@ -367,7 +400,8 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
     res = PerplexityResult(nll=float(st[:, 0].sum()), n_predicted=int(st[:, 1].sum()), n_tokens=int(m[:, 0].sum()),
                            n_bytes=int(m[:, 1].sum()), n_words=int(m[:, 2].sum()), n_docs=len(meta), method=method,
                            context_length=L, stride=stride, prefix=pid, seconds=seconds, doc_stats=st)
-    if len(meta) >= 2: res.ci = dict(bootstrap_ci(st, n_boot, level, seed), over='documents')
+    if not res.n_predicted: pass  # nothing predicted: no interval either
+    elif len(meta) >= 2: res.ci = dict(bootstrap_ci(st, n_boot, level, seed), over='documents')
     elif len(u) >= 2:  # one document: resample its windows; bytes and words shared out in proportion to tokens
         share = u[:, 2] / max(u[:, 2].sum(), 1)
         wst = np.stack([u[:, 1], u[:, 2], share * st[0, 2], share * st[0, 3]], 1)
@@ -412,10 +446,20 @@ def evaluate_style_perplexity(model, # a causal LM answering `model(ids, attenti
 import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
 
+def _as_list(x, name, what):
+    "`list(x)`, or an error naming `name` and saying what to pass."
+    if x is None or isinstance(x, str): raise LLMBenchError(f"{name}: {x!r}; pass {what}")
+    try: return list(x)
+    except TypeError: raise LLMBenchError(f"{name}: a {type(x).__name__} is not a list; pass {what}") from None
+
 def _check_hyps(hyps, name='hyps'):
     "`hyps` as a list of strings, or an error naming what is wrong."
     if isinstance(hyps, str): raise LLMBenchError(f"{name}: a single string; pass a list of hypothesis strings (one per segment)")
-    hyps = list(hyps)
+    if hyps is None: raise LLMBenchError(f"{name}: None; pass a list of hypothesis strings (one per segment)")
+    try: hyps = list(hyps)
+    except TypeError:
+        raise LLMBenchError(f"{name}: a {type(hyps).__name__} is not a list; pass a list of hypothesis strings"
+                            ) from None
     bad = [i for i, h in enumerate(hyps) if not isinstance(h, str)]
     if bad: raise LLMBenchError(f"{name}[{bad[0]}]: a {type(hyps[bad[0]]).__name__}, not a string; pass one string per segment")
     if not hyps: raise LLMBenchError(f"{name}: empty; pass at least one hypothesis")
@@ -429,13 +473,21 @@ def ref_streams_of(hyps:list, # the hypotheses, one per segment
     n = len(hyps)
     if (refs is None) == (ref_streams is None): raise LLMBenchError("refs / ref_streams: pass exactly one of them")
     if ref_streams is not None:
-        streams = [list(s) for s in ref_streams]
+        streams = [_as_list(s, f'ref_streams[{k}]', 'a list of reference strings') for k, s in enumerate(_as_list(
+                   ref_streams, 'ref_streams', 'a list of reference streams'))]
         if not streams: raise LLMBenchError("ref_streams: empty; pass at least one reference stream")
         for k, s in enumerate(streams):
             if len(s) != n: raise LLMBenchError(f"ref_streams[{k}] has {len(s)} references for {n} hypotheses; each stream needs one reference per hypothesis")
+            if bad := [i for i, r in enumerate(s) if r is not None and not isinstance(r, str)]:
+                raise LLMBenchError(f"ref_streams[{k}][{bad[0]}]: a {type(s[bad[0]]).__name__}, not a string; "
+                                    f"references are strings (None where a segment has fewer references)")
+        for i in range(n):
+            if all(s[i] is None for s in streams):
+                raise LLMBenchError(f"ref_streams[0][{i}]: None in every stream; hypothesis {i} needs at least one "
+                                    f"reference string")
         return streams
     if isinstance(refs, str): raise LLMBenchError("refs: a single string; pass one reference (or a list of references) per hypothesis")
-    refs = list(refs)
+    refs = _as_list(refs, 'refs', 'one reference (or a list of references) per hypothesis')
     if len(refs) != n:
         if refs and all(isinstance(r, (list, tuple)) and len(r) == n for r in refs):
             raise LLMBenchError(f"refs has {len(refs)} entries of {n} references each for {n} hypotheses: that is sacrebleu's stream "
@@ -443,8 +495,8 @@ def ref_streams_of(hyps:list, # the hypotheses, one per segment
         raise LLMBenchError(f"refs has {len(refs)} entries for {n} hypotheses; pass one reference (or a list of references) per hypothesis")
     per = []
     for i, r in enumerate(refs):
-        r = [r] if isinstance(r, str) else list(r)
-        if not r or not all(isinstance(x, str) for x in r):
+        r = [r] if isinstance(r, str) else list(r) if isinstance(r, (list, tuple)) else r
+        if not isinstance(r, list) or not r or not all(isinstance(x, str) for x in r):
             raise LLMBenchError(f"refs[{i}]: {r!r}; each hypothesis needs at least one reference string")
         per.append(r)
     k = max(map(len, per))
@@ -462,6 +514,16 @@ def _score_dict(metric, score, hyps, streams, sentence_metric=None):
         d['sentence_signature'] = str(sentence_metric.get_signature())
     return d
 
+def _check_bleu_options(tokenize, smooth_method, smooth_value):
+    "Raise naming `tokenize`, `smooth_method` or `smooth_value` unless sacrebleu knows it."
+    if tokenize is not None and tokenize not in BLEU.TOKENIZERS:
+        raise LLMBenchError(f"tokenize={tokenize!r}: unknown; use one of {', '.join(BLEU.TOKENIZERS)} "
+                            f"(None = sacrebleu's default, {BLEU.TOKENIZER_DEFAULT})")
+    if smooth_method not in BLEU.SMOOTH_DEFAULTS:
+        raise LLMBenchError(f"smooth_method={smooth_method!r}: unknown; use one of {', '.join(BLEU.SMOOTH_DEFAULTS)}")
+    if smooth_value is not None and (not _is_num(smooth_value) or smooth_value < 0):
+        raise LLMBenchError(f"smooth_value={smooth_value!r}: must be a number >= 0, or None for the method's default")
+
 def bleu(hyps:list, # hypotheses, one string per segment
          refs=None, # per hypothesis: a string or a list of strings
          *, ref_streams=None, # or sacrebleu's streams, ref_streams[k][i]
@@ -472,6 +534,7 @@ def bleu(hyps:list, # hypotheses, one string per segment
          sentence=False, # also sentence-level BLEU (effective order) per segment
         ) -> dict:
     "Corpus BLEU with sacrebleu: score, signature, n-gram precisions, brevity penalty, lengths (+ sentence scores)."
+    _check_bleu_options(tokenize, smooth_method, smooth_value)
     hyps = _check_hyps(hyps); streams = ref_streams_of(hyps, refs, ref_streams)
     kw = dict(lowercase=lowercase, tokenize=tokenize, smooth_method=smooth_method, smooth_value=smooth_value)
     m = BLEU(**kw); s = m.corpus_score(hyps, streams)
@@ -492,6 +555,9 @@ def chrf(hyps:list, # hypotheses, one string per segment
         ) -> dict:
     "Corpus chrF (word_order=0) or chrF++ (word_order=2) with sacrebleu: score and signature (+ sentence scores)."
     if word_order not in (0, 1, 2): raise LLMBenchError(f"word_order={word_order}: use 0 (chrF) or 2 (chrF++)")
+    if not _is_int(char_order) or char_order < 1:
+        raise LLMBenchError(f"char_order={char_order!r}: must be a positive integer (6 is chrF's)")
+    if not _is_num(beta) or beta <= 0: raise LLMBenchError(f"beta={beta!r}: must be a number > 0 (2 is chrF's)")
     hyps = _check_hyps(hyps); streams = ref_streams_of(hyps, refs, ref_streams)
     kw = dict(char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase, whitespace=whitespace)
     m = CHRF(**kw); s = m.corpus_score(hyps, streams)

@@ -284,3 +284,60 @@ def test_notebook_local_txt_run_checkpoint(run_nb, tmp_path, text):
     assert p['token_perplexity'] > 100    # an untrained model on a 300-token vocabulary is near uniform
     assert r['architectures']['lstm']['source'] == 'lstm, randomly initialised (not trained)'
     assert r['continuation']['n'] == 6
+
+
+# ---- reliability (issue 12) ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('call,msg', [
+    (lambda: bleu(None, ['a']), "hyps: None; pass a list of hypothesis strings"),
+    (lambda: bleu(5, ['a']), "hyps: a int is not a list; pass a list of hypothesis strings"),
+    (lambda: bleu(['a'], [None]), r"refs[0]: None; each hypothesis needs at least one reference string"),
+    (lambda: bleu(['a'], None), "refs / ref_streams: pass exactly one of them"),
+    (lambda: bleu(['a'], 7), "refs: a int is not a list"),
+    (lambda: bleu(['a'], ref_streams=[[None]]), "ref_streams[0][0]: None"),
+    (lambda: bleu(['a'], ['a'], tokenize='moses'), "tokenize='moses': unknown; use one of none, zh, 13a, intl, char"),
+    (lambda: bleu(['a'], ['a'], smooth_method='laplace'),
+     "smooth_method='laplace': unknown; use one of none, floor, add-k, exp"),
+    (lambda: chrf(['a'], ['a'], char_order=0), "char_order=0: must be a positive integer"),
+    (lambda: chrf(['a'], ['a'], beta=-1), "beta=-1: must be a number > 0"),
+])
+def test_metric_arguments_are_checked(call, msg):
+    with pytest.raises(LLMBenchError) as e: call()
+    assert msg in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize('kw,msg', [
+    (dict(level=2), "level=2: must be between 0 and 1 (exclusive), e.g. level=0.95"),
+    (dict(level=0), "level=0: must be between 0 and 1"),
+    (dict(n_boot=-5), "n_boot=-5: must be an integer >= 0 (0 = no interval)"),
+    (dict(n_boot=2.5), "n_boot=2.5: must be an integer >= 0"),
+    (dict(max_docs=-1), "max_docs=-1: must be an integer >= 0 (0 = all documents)"),
+    (dict(max_length=1000),
+     "max_length=1000: longer than the model's context of 64 tokens; pass max_length <= 64 or None"),
+    (dict(max_length=0), "max_length=0: must be a positive integer"),
+    (dict(stride=0), "stride=0: must be between 1 and the context length 64"),
+    (dict(batch_size=0), "batch_size=0: must be a positive integer"),
+])
+def test_perplexity_arguments_are_checked(gpt2, bpe, kw, msg):
+    with pytest.raises(LLMBenchError) as e: perplexity(gpt2, bpe, ['some text here', 'and another document'], **kw)
+    assert msg in str(e.value), str(e.value)
+
+
+def test_bootstrap_ci_arguments_are_checked():
+    st = np.ones((4, 4))
+    with pytest.raises(LLMBenchError, match='level=1.5'): bootstrap_ci(st, level=1.5)
+    with pytest.raises(LLMBenchError, match='n_boot=-1'): bootstrap_ci(st, n_boot=-1)
+    assert bootstrap_ci(st, n_boot=0) == {}
+
+
+def test_nothing_predicted_reports_nan_for_every_figure(gpt2, bpe):
+    "A one-token text has no predicted token: no figure may read as a perfect score (bits per byte 0, perplexity 1)."
+    one = 'x'
+    assert len(bpe.encode(one, add_special_tokens=False)) == 1
+    r = perplexity(gpt2, bpe, [one, one])
+    assert r.n_predicted == 0 and r.n_bytes == 2
+    for k in ('token_perplexity', 'bits_per_byte', 'word_perplexity', 'byte_perplexity', 'nll_per_token'):
+        assert math.isnan(getattr(r, k)), (k, getattr(r, k))
+    assert 'no token was predicted' in r.unit and r.ci == {}
+    assert all(v is None or not isinstance(v, float) or math.isnan(v) for k, v in r.to_dict().items()
+               if k in ('token_perplexity', 'bits_per_byte', 'word_perplexity', 'byte_perplexity'))

@@ -128,13 +128,20 @@ class Decoder:
         self.model, self.use_cache, self.ctx, self.max_new_tokens = model, use_cache, ctx, max_new_tokens
         dev = next(model.parameters()).device
         B, T = len(prompt_ids), len(prompt_ids[0])
-        self.buf = torch.zeros(B, T + max_new_tokens, dtype=torch.long, device=dev)
+        self.buf = torch.zeros(B, T + min(max_new_tokens, 256), dtype=torch.long, device=dev)  # grows in `_room`
         self.buf[:, :T] = torch.tensor(prompt_ids, dtype=torch.long, device=dev)
         self.L, self.start, self.fed, self.past, self.steps = T, 0, 0, None, 0
         self.procs = logits_processors(temperature, top_k, top_p, repetition_penalty)
         self.greedy = temperature == 0
         self.state_kw = state_keyword(model)
         self.gens = None if seeds is None else [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
+
+    def _room(self):
+        "Room for one more token: the buffer doubles as tokens arrive (never reserving `max_new_tokens` up front)."
+        if self.L < self.buf.shape[1]: return
+        left = self.max_new_tokens - self.steps  # tokens still allowed, this one included
+        grown = self.buf.new_zeros(self.buf.shape[0], min(2 * self.buf.shape[1], self.L + left))
+        grown[:, :self.L] = self.buf[:, :self.L]; self.buf = grown
 
     def _logits(self):
         L = self.L
@@ -155,7 +162,7 @@ class Decoder:
         else:
             probs = scores.softmax(-1)
             nxt = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.gens)])
-        self.buf[:, self.L] = nxt
+        self._room(); self.buf[:, self.L] = nxt
         self.L += 1; self.steps += 1
         return nxt
 

@@ -160,3 +160,19 @@ def test_notebook_other_params(run_nb):
     assert r['archs'] == ['gpt', 'gru'] and r['bench_lengths'] == [8, 24]
     assert all(v['equal'] for v in r['greedy_cached_equals_uncached'].values())
     assert set(r['bench']['gpt']['cached']) == {'8', '24'}
+
+
+def test_memory_grows_with_the_tokens_generated_not_max_new_tokens(char):
+    "max_new_tokens=10**9 reserved 8 GB before the first token: the buffer grows as tokens arrive."
+    m = small('gpt', len(char))
+    p = char.encode('abc', add_special_tokens=False)
+    d = Decoder(m, [p, p], max_new_tokens=10**7, temperature=0, ctx=context_window(m))
+    assert d.buf.numel() * d.buf.element_size() < 2 * 10**5, d.buf.shape   # was 2 x 10**7 int64: 160 MB
+    got = torch.stack([d.step() for _ in range(600)], 1)                    # past several doublings
+    ref = Decoder(m, [p, p], max_new_tokens=600, temperature=0, ctx=context_window(m))
+    assert torch.equal(got, torch.stack([ref.step() for _ in range(600)], 1))
+    assert d.buf.shape[1] < 4 * (len(p) + 600)
+    eos = ForceToken(small('lstm', len(char)), char.eos_token_id)
+    g = generate(eos, char, 'abc', max_new_tokens=10**9, temperature=0)     # ends at once: no 8 GB on the way
+    assert g.finish_reason == 'stop' and g.token_ids == [char.eos_token_id]
+    assert [x.finish_reason for x in stream(eos, char, 'abc', max_new_tokens=10**9)] == ['stop']

@@ -21,8 +21,9 @@ from .core import LLMBenchError, atomic_write, keep_heap, matmul_peak, step_dir,
 # %% auto #0
 __all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'COMPILE_VARIANTS', 'cnn_dilations', 'cnn_receptive_field',
            'validate_config', 'lm_loss', 'causal_attention', 'GPTAttention', 'GPTBlock', 'GPT', 'RNNConfig', 'RNNLM',
-           'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'load_model', 'count_params', 'context_length',
-           'receptive_field', 'flops_per_token', 'size_near', 'build_model_near', 'bench_model_step', 'bench_compile']
+           'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model', 'count_params',
+           'context_length', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near', 'bench_model_step',
+           'bench_compile']
 
 # %% ../nbs/03_models.ipynb #6723496a
 ARCHS = ('gpt', 'lstm', 'gru', 'cnn')  # built-in architectures; `hf:<id or path>` loads any HF causal LM
@@ -419,6 +420,32 @@ def build_model(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>' (pret
     return CNNLM(CNNConfig(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
                            dropout=dropout, tie_word_embeddings=tie_weights, **tok, **kw))
 
+# %% ../nbs/03_models.ipynb #39afe298
+def _damage(p:Path) -> tuple|None:
+    "`(file, reason)` for the first damaged file of checkpoint folder `p` (config.json, model.safetensors), else None."
+    from safetensors import SafetensorError, safe_open
+    cf, wf = p/'config.json', p/'model.safetensors'
+    if not cf.is_file(): return cf, 'missing'
+    try: cfg = json.loads(cf.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: return cf, f'not valid JSON: {e}'
+    if not isinstance(cfg, dict): return cf, f'a JSON {type(cfg).__name__}, not an object'
+    try:
+        if wf.is_file():
+            with safe_open(str(wf), 'pt'): pass  # reads the header and checks the file covers every tensor
+    except SafetensorError as e: return wf, f'{e}: truncated or not a safetensors file'
+    return None
+
+def check_checkpoint(path, # a checkpoint folder: config.json (+ model.safetensors)
+                    ) -> dict:
+    "The folder's config; an `LLMBenchError` names a damaged file and, for `best`/`last`, the other one if intact."
+    p = Path(path)
+    if (bad := _damage(p)) is None: return json.loads((p/'config.json').read_text())
+    other = p.parent/{'best': 'last', 'last': 'best'}.get(p.name, '')
+    alt = (f"; the other checkpoint {other} is intact: use that one" if other.name and (other/'config.json').is_file()
+           and _damage(other) is None else '')
+    raise LLMBenchError(f"{bad[0]}: damaged ({bad[1]}); this checkpoint cannot be loaded{alt}, or save or train it "
+                        f"again")
+
 # %% ../nbs/03_models.ipynb #7e4d0244
 def load_model(path_or_spec, # a folder written by `save_pretrained`, or 'hf:<id or path>' for any HF causal LM
                **kw, # passed to `from_pretrained` (e.g. dtype, device_map)
@@ -426,13 +453,14 @@ def load_model(path_or_spec, # a folder written by `save_pretrained`, or 'hf:<id
     "Load an llmbench checkpoint (by its config.json) or any HF causal LM (`hf:<id or path>`)."
     spec = str(path_or_spec)
     if spec.startswith('hf:'):
+        if (Path(spec[3:]).expanduser()/'config.json').is_file(): check_checkpoint(Path(spec[3:]).expanduser())
         try: return AutoModelForCausalLM.from_pretrained(spec[3:], **kw)
         except OSError as e:
             raise LLMBenchError(f"model {spec!r}: cannot load ({e}); pass an existing folder or a hub id reachable from here") from e
     p = Path(spec).expanduser()
     if not (p/'config.json').is_file():
         raise LLMBenchError(f"model {spec!r}: no config.json there; pass a folder written by save_pretrained or hf:<id or path>")
-    arch = json.loads((p/'config.json').read_text()).get('llmbench_arch')
+    arch = check_checkpoint(p).get('llmbench_arch')
     cls = {'gpt': GPT, 'lstm': RNNLM, 'gru': RNNLM, 'cnn': CNNLM}.get(arch, AutoModelForCausalLM)
     return cls.from_pretrained(p, **kw)
 

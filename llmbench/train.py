@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import LLMBenchError, get_device, keep_heap, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
-from .models import _median, lm_loss
+from .models import _damage, _median, lm_loss
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'validate_config', 'make_config',
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
-           'evaluate_loss', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep', 'TrainingDiverged',
-           'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot', 'bench_train']
+           'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep',
+           'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
+           'bench_train']
 
 # %% ../nbs/04_train.ipynb #78711ce4
 OPTIMIZERS = ('sgd', 'sgd_momentum', 'adam', 'adamw')
@@ -249,6 +250,36 @@ def _load_weights(model, file):
                             "resume into the architecture and sizes it was trained with")
     model.load_state_dict(sd, strict=False)
 
+# %% ../nbs/04_train.ipynb #c45bccc2
+def _state_damage(p:Path) -> tuple|None:
+    "`(file, reason)` for the first damaged file of checkpoint `p` (model, loop state, Accelerate state), else None."
+    import zipfile
+    from safetensors import SafetensorError, safe_open
+    if bad := _damage(p): return bad
+    f = p/TRAIN_STATE
+    try: st = json.loads(f.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e: return f, f'not valid JSON: {e}'
+    if not isinstance(st, dict) or not _is_int(st.get('step')): return f, "no integer 'step'"
+    for f in sorted((p/'accelerate').glob('*')):
+        if f.suffix in ('.bin', '.pkl', '.pt') and not zipfile.is_zipfile(f):
+            return f, 'not a complete torch file: truncated'
+        try:
+            if f.suffix == '.safetensors':
+                with safe_open(str(f), 'pt'): pass
+        except SafetensorError as e: return f, f'{e}: truncated or not a safetensors file'
+    return None
+
+def check_resumable(path, # a checkpoint folder written by `save_checkpoint`
+                   ) -> dict:
+    "The checkpoint's loop state; an `LLMBenchError` names a damaged file and an intact `best`/`last` to resume from."
+    p = Path(path)
+    if (bad := _state_damage(p)) is None: return json.loads((p/TRAIN_STATE).read_text())
+    other = p.parent/{'best': 'last', 'last': 'best'}.get(p.name, '')
+    ok = other.name and checkpoint_dir(other) == other and _state_damage(other) is None
+    alt = (f"resume from the other checkpoint, which is intact: resume='{other}'" if ok
+           else "train without resume, or resume from another checkpoint")
+    raise LLMBenchError(f"{bad[0]}: damaged ({bad[1]}); cannot resume from {p}; {alt}")
+
 # %% ../nbs/04_train.ipynb #55b2a2f6
 def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; replaced as a whole
                     model, # the prepared model
@@ -296,12 +327,17 @@ def load_checkpoint(path, # a folder written by `save_checkpoint`
     from safetensors.torch import load_file
     p = checkpoint_dir(path)
     if p is None: raise LLMBenchError(f"checkpoint {path}: not found or incomplete; train without resume, or pass a folder holding {TRAIN_STATE}")
+    state = check_resumable(p)
     _load_weights(_unwrap(accelerator, model), p/'model.safetensors')
     _state_without_model(accelerator)
-    accelerator.load_state(str(p/'accelerate'))
+    try: accelerator.load_state(str(p/'accelerate'))
+    except RuntimeError as e:  # torch's zip reader on a file damaged inside (truncation is caught by `check_resumable`)
+        if 'PytorchStreamReader' not in str(e): raise
+        raise LLMBenchError(f"{p/'accelerate'}: damaged ({str(e).split('.')[0]}); cannot resume from {p}; "
+                            "train without resume, or resume from another checkpoint") from e
     g = p/'accelerate'/f'data_generator_{accelerator.process_index}.safetensors'
     if generator is not None and g.is_file(): generator.set_state(load_file(str(g))['state'])
-    return json.loads((p/TRAIN_STATE).read_text())
+    return state
 
 # %% ../nbs/04_train.ipynb #950e2a9e
 class OptimizerStep:
@@ -385,6 +421,18 @@ def _model_info(model, block_size):
     from llmbench.models import count_params, flops_per_token
     return count_params(model), float(flops_per_token(model, seq_len=block_size))
 
+def _resume_from(path, cfg) -> Path:
+    "The checkpoint to resume from (checked), refused when its step leaves `cfg.max_steps` nothing to train."
+    p = checkpoint_dir(path)
+    if p is None: raise LLMBenchError(f"checkpoint {path}: not found or incomplete; train without resume, or pass a "
+                                      f"folder holding {TRAIN_STATE}")
+    s = check_resumable(p)['step']
+    if cfg.max_steps and s >= cfg.max_steps:
+        raise LLMBenchError(f"resume: checkpoint {p} is at step {s}; max_steps={cfg.max_steps} leaves nothing to train "
+                            f"(it would only evaluate again and repeat a history entry); pass max_steps > {s} to "
+                            f"continue, or load the checkpoint with llmbench.models.load_model to use it")
+    return p
+
 def _block_size(cfg, model):
     if cfg.block_size is not None: return cfg
     from llmbench.models import context_length
@@ -413,6 +461,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     if resume is True and not out_dir: _bad('resume', resume, "resume=True needs out_dir, or pass the checkpoint folder")
     T, B, A = cfg.block_size, cfg.batch_size, cfg.grad_accum
     for sp in ('train', 'val'): data.check_block_size(T, sp)
+    resume_from = resume and _resume_from(Path(out_dir)/'checkpoints'/'last' if resume is True else resume, cfg)
     keep_heap()  # freed tensors stay in the process for the next step (settings [train] keep_heap_mb)
     out = Path(out_dir) if out_dir else None
     ckdir = out/'checkpoints' if out else None
@@ -427,7 +476,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     if cfg.compile: step_loss = torch.compile(step_loss)  # model and loss in one graph; the weights stay the module's
     gen = _data_generator(cfg.seed + 7919 * acc.process_index)
     st = dict(step=0, tokens=0, train_s=0.0, best_val=math.inf, best_step=None, history=[])
-    if resume: st.update(load_checkpoint(ckdir/'last' if resume is True else resume, model, acc, gen))
+    if resume: st.update(load_checkpoint(resume_from, model, acc, gen))
     st['config'] = asdict(cfg)
     hist, hfile = st['history'], None
     if out and main:

@@ -1,5 +1,5 @@
 "Architectures (llmbench.models): the one model contract, checkpoints, stock-transformers export, state for generation."
-import json, math
+import json, math, os
 import pytest, torch
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 from llmbench.core import LLMBenchError
@@ -218,3 +218,28 @@ def test_causal_attention_path_under_compile():
     short, long = graph_code(16), graph_code(SMALL_ATTN_T + 1)
     assert 'baddbmm' in short and 'scaled_dot_product_attention' not in short
     assert 'scaled_dot_product_attention' in long and 'baddbmm' not in long
+
+
+# ---- damaged checkpoints (issue 12) ----
+
+def _damage(folder, how):
+    w, c = folder/'model.safetensors', folder/'config.json'
+    if how == 'truncated weights': os.truncate(w, 1000); return w
+    if how == 'weights cut short': os.truncate(w, w.stat().st_size - 10); return w
+    if how == 'broken config': c.write_text(c.read_text()[:40]); return c
+    c.write_text('[1, 2]'); return c
+
+
+@pytest.mark.parametrize('how', ['truncated weights', 'weights cut short', 'broken config', 'config not an object'])
+def test_damaged_checkpoint_names_the_file_and_the_other_checkpoint(tmp_path, how):
+    m = build_model('gpt', 17, n_layer=1, n_head=2, n_embd=16, block_size=8)
+    for k in ('best', 'last'): m.save_pretrained(tmp_path/'checkpoints'/k)
+    bad = _damage(tmp_path/'checkpoints'/'last', how)
+    with pytest.raises(LLMBenchError) as e: load_model(tmp_path/'checkpoints'/'last')
+    msg = str(e.value)
+    assert f'{bad}: damaged' in msg and f"the other checkpoint {tmp_path/'checkpoints'/'best'} is intact" in msg, msg
+    with pytest.raises(LLMBenchError, match=f'{bad}: damaged'): load_model(f"hf:{tmp_path/'checkpoints'/'last'}")
+    m.save_pretrained(tmp_path/'alone'); bad = _damage(tmp_path/'alone', how)
+    with pytest.raises(LLMBenchError) as e: load_model(tmp_path/'alone')
+    assert f'{bad}: damaged' in str(e.value) and 'other checkpoint' not in str(e.value), str(e.value)
+    assert type(load_model(tmp_path/'checkpoints'/'best')).__name__ == 'GPT'  # the intact one loads

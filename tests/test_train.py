@@ -262,3 +262,44 @@ def test_optimizer_step_keeps_accelerate_where_it_works(data):
     acc.scaler = torch.amp.GradScaler('cpu')  # as `mixed_precision='fp16'` sets it on a GPU
     try: assert T.OptimizerStep(acc, opt, m.parameters(), 1.0).inner is None
     finally: acc.scaler = None
+
+
+# --- a rerun never destroys a run (issue 12)
+
+@pytest.fixture(scope='module')
+def trained(data, tmp_path_factory):
+    "A 4-step run with checkpoints/{best,last}, copied by each test that damages it."
+    out = tmp_path_factory.mktemp('trained')
+    T.train(tiny_model(data), data, out_dir=out, max_steps=4, eval_interval=2, log_interval=2, **TINY)
+    return out
+
+
+def _copy(src, dst): shutil.copytree(src, dst); return dst
+
+
+@pytest.mark.parametrize('what', ['model.safetensors', 'config.json', 'train_state.json', 'accelerate/optimizer.bin',
+                                  'accelerate/scheduler.bin', 'accelerate/random_states_0.pkl',
+                                  'accelerate/data_generator_0.safetensors'])
+def test_resume_from_a_damaged_checkpoint_names_the_file_and_the_other(data, trained, tmp_path, what):
+    out = _copy(trained, tmp_path/'run')
+    f = out/'checkpoints'/'last'/what
+    if f.suffix == '.json': f.write_text(f.read_text()[:20])
+    else: os.truncate(f, min(100, f.stat().st_size // 2))
+    with pytest.raises(LLMBenchError) as e:
+        T.train(tiny_model(data), data, out_dir=out, resume=True, max_steps=6, eval_interval=2, log_interval=2, **TINY)
+    msg = str(e.value)
+    assert f'{f}: damaged' in msg and f"resume='{out/'checkpoints'/'best'}'" in msg, msg
+    res = T.train(tiny_model(data), data, out_dir=out, resume=out/'checkpoints'/'best', max_steps=6, eval_interval=2,
+                  log_interval=2, **TINY)  # the intact one resumes
+    assert res.steps == 6
+
+
+def test_resume_with_max_steps_not_above_the_checkpoint_is_refused(data, trained, tmp_path):
+    out = _copy(trained, tmp_path/'run')
+    hist, state = (out/'history.jsonl').read_text(), (out/'checkpoints'/'last'/'train_state.json').read_text()
+    for m in (3, 4):
+        with pytest.raises(LLMBenchError, match=rf"checkpoint {out/'checkpoints'/'last'} is at step 4; max_steps={m} "):
+            T.train(tiny_model(data), data, out_dir=out, resume=True, max_steps=m, eval_interval=2, log_interval=2,
+                    **TINY)
+    assert (out/'history.jsonl').read_text() == hist  # no duplicate entry
+    assert (out/'checkpoints'/'last'/'train_state.json').read_text() == state

@@ -6,7 +6,7 @@ Docs: https://llmbench.github.io/llmbench/cli.html.md"""
 
 # %% ../nbs/99_cli.ipynb #ad77237c
 from __future__ import annotations
-import argparse, importlib, inspect, json, sys
+import argparse, importlib, inspect, json, signal, sys, threading
 from pathlib import Path
 from .core import LLMBenchError, atomic_write
 from . import runner
@@ -89,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('-f', '--params-file', help='YAML/JSON file of parameters')
     r.add_argument('--scale', choices=runner.SCALES, help="run the preset's code at a small size (its sizes only; see 00a_runner)")
     r.add_argument('--out', help='run directory (default: runs/<timestamp>)')
+    r.add_argument('--overwrite', action='store_true', help='replace the steps an earlier run left in --out (default: refuse)')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' cell output")
     sub.add_parser('list', help="list notebooks with their parameters and presets")
     b = sub.add_parser('bench', help='run a benchmark and print its figures as JSON', add_help=False)
@@ -97,9 +98,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('-h', '--help', action='store_true', help="the benchmark's options (`bench_help`)")
     return p
 
+def _terminate(signum, frame): raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: kernels shut down, report written
+
 def main(argv=None, # arguments (default: sys.argv[1:])
         ) -> int:
     "Entry point of the `llmbench` console script."
+    if argv is None and threading.current_thread() is threading.main_thread():  # the console script, not a caller's process
+        signal.signal(signal.SIGTERM, _terminate)
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args, extra = p.parse_known_args(argv)
@@ -108,7 +113,8 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         if args.cmd == 'list': print(runner.describe()); return 0
         if args.cmd == 'run':
             runner.run(args.notebooks or None, args.preset, [tuple(x) for x in args.param], args.params_file, args.out,
-                       log=lambda s: print(s, flush=True), log_output=args.log_output, scale=args.scale)
+                       log=lambda s: print(s, flush=True), log_output=args.log_output, scale=args.scale,
+                       overwrite=args.overwrite)
             return 0
         if args.cmd == 'bench':
             if args.help or args.name is None:
@@ -121,6 +127,10 @@ def main(argv=None, # arguments (default: sys.argv[1:])
             return 0
     except runner.NotebookFailed as e:
         print(f"llmbench: notebook failed: {e}", file=sys.stderr); return 1
+    except runner.RunInterrupted as e:
+        print(f"llmbench: interrupted: {e}", file=sys.stderr); return 130
+    except KeyboardInterrupt:
+        print("llmbench: interrupted", file=sys.stderr); return 130
     except LLMBenchError as e:
         print(f"llmbench: error: {e}", file=sys.stderr); return 2
     return 0

@@ -6,15 +6,16 @@ Docs: https://llmbench.github.io/llmbench/runner.html.md"""
 
 # %% ../nbs/00a_runner.ipynb #a5cdc70c
 from __future__ import annotations
-import html, json, os, re, sys, time, traceback
+import contextlib, html, json, os, re, shutil, sys, time, traceback
 from pathlib import Path
 import yaml
 from .core import LLMBenchError, atomic_write, get_settings, new_run_dir, read_results, step_dir
 
 # %% auto #0
-__all__ = ['PRESETS', 'SCALES', 'nbs_dir', 'list_notebooks', 'find_notebook', 'notebook_params', 'coerce_param', 'preset_params',
-           'available_presets', 'scale_params', 'plan_params', 'NotebookFailed', 'render_html', 'IPCKernelManager',
-           'run_notebook', 'write_report', 'run', 'describe']
+__all__ = ['PRESETS', 'SCALES', 'nbs_dir', 'list_notebooks', 'find_notebook', 'param_range', 'notebook_params', 'coerce_param',
+           'preset_params', 'available_presets', 'scale_params', 'plan_params', 'NotebookFailed', 'render_html',
+           'clean_kernel_sockets', 'IPCKernelManager', 'run_notebook', 'write_report', 'RunInterrupted',
+           'usable_run_dir', 'run', 'describe']
 
 # %% ../nbs/00a_runner.ipynb #914eb5ab
 _nb_re = re.compile(r'^\d+[a-z]?_.+\.ipynb$')
@@ -52,9 +53,17 @@ def _params_source(nb):
         if c.cell_type == 'code' and 'parameters' in c.get('metadata', {}).get('tags', []): return c.source
     return None
 
+_range_re = re.compile(r'\bin ([\[(])\s*(-inf|[-+.\deE]+)\s*,\s*(inf|[-+.\deE]+)\s*([\])])')
+
+def param_range(help, # a parameter's comment, e.g. "peak learning rate, in (0, inf)"
+               ) -> tuple|None:
+    "The interval a comment declares as `in [lo, hi]` (brackets closed, parentheses open): (lo, hi, lo_closed, hi_closed)."
+    m = _range_re.search(help or '')
+    return (float(m[2]), float(m[3]), m[1] == '[', m[4] == ']') if m else None
+
 def notebook_params(nb, # notebook path
                    ) -> dict:
-    "`{name: {'type', 'default', 'help'}}` of the notebook's `parameters` cell, read with `ast` (types from annotations or the literal)."
+    "`{name: {'type', 'default', 'help', 'range'}}` of the notebook's `parameters` cell, read with `ast`."
     src = _params_source(nb)
     if src is None: return {}
     try: tree = ast.parse(src)
@@ -68,7 +77,8 @@ def notebook_params(nb, # notebook path
         default = ast.get_source_segment(src, node.value)
         try: val = ast.literal_eval(node.value)
         except ValueError: raise LLMBenchError(f"{nb}: parameter {name} = {default} is not a literal; parameters cells hold literals only") from None
-        out[name] = dict(type=ann or type(val).__name__, default=default, help=comments.get(node.lineno, ''))
+        h = comments.get(node.lineno, '')
+        out[name] = dict(type=ann or type(val).__name__, default=default, help=h, range=param_range(h))
     return out
 
 # %% ../nbs/00a_runner.ipynb #88723890
@@ -78,10 +88,27 @@ def coerce_param(nb_name, # notebook stem, for messages
                  spec, # `notebook_params(...)[name]`
                  from_cli=False, # value is a command-line string
                 ):
-    "Convert `value` to the parameter's declared type, or raise naming notebook, parameter and type."
+    "Convert `value` to the parameter's declared type and check its declared range, or raise naming both."
+    v = _coerce(nb_name, name, value, spec, from_cli)
+    r = spec.get('range')
+    if r and isinstance(v, (int, float)) and not isinstance(v, bool):
+        lo, hi, lo_in, hi_in = r
+        if not ((lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)):
+            span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+            raise LLMBenchError(f"{nb_name}: parameter {name}={value!r} is out of range: it must be in {span} ({spec['help']})")
+    return v
+
+def _yaml(nb_name, name, value, t):
+    try: return yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        msg = str(e).splitlines()[0]
+        raise LLMBenchError(f"{nb_name}: parameter {name}={value!r} is not valid YAML ({msg}); give a {t}, "
+                            "e.g. [gpt, lstm] for a list or {a: 1} for a mapping") from None
+
+def _coerce(nb_name, name, value, spec, from_cli):
     t = spec['type']
     def bad(): return LLMBenchError(f"{nb_name}: parameter {name}={value!r} is not a valid {t} (default {spec['default']}); give a {t}")
-    if t in ('None', 'NoneType'): return yaml.safe_load(value) if from_cli and isinstance(value, str) else value
+    if t in ('None', 'NoneType'): return _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
     if t == 'bool':
         if isinstance(value, bool): return value
         if from_cli and isinstance(value, str) and value.lower() in ('true', '1', 'yes', 'false', '0', 'no'): return value.lower() in ('true', '1', 'yes')
@@ -109,7 +136,7 @@ def coerce_param(nb_name, # notebook stem, for messages
         if isinstance(value, (int, float)) and not isinstance(value, bool): return str(value)
         raise bad()
     if t in ('list', 'dict', 'tuple'):
-        v = yaml.safe_load(value) if from_cli and isinstance(value, str) else value
+        v = _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
         if type(v).__name__ != t and not (t == 'tuple' and isinstance(v, list)): raise bad()
         return v
     return value
@@ -118,7 +145,15 @@ def coerce_param(nb_name, # notebook stem, for messages
 PRESETS = ('smoke', 'demo', 'full')
 
 def _read_yaml(p):
-    try: d = yaml.safe_load(Path(p).read_text()) or {}
+    "A YAML/JSON mapping from file `p`; a missing, unreadable or binary file is an error naming it."
+    p = Path(p)
+    if p.is_dir(): raise LLMBenchError(f"{p}: is a folder; give the path of a YAML or JSON parameters file")
+    try: text = p.read_bytes().decode('utf-8')
+    except FileNotFoundError: raise LLMBenchError(f"{p}: no such file; check the path of the parameters file") from None
+    except UnicodeDecodeError: raise LLMBenchError(f"{p}: not a text file (not UTF-8); give a YAML or JSON parameters file") from None
+    except OSError as e: raise LLMBenchError(f"{p}: cannot be read ({e.strerror or e}); check its permissions") from None
+    if '\x00' in text: raise LLMBenchError(f"{p}: not a text file (it holds NUL bytes); give a YAML or JSON parameters file")
+    try: d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise LLMBenchError(f"{p}: not valid YAML ({e}); fix the line it names") from e
     if not isinstance(d, dict): raise LLMBenchError(f"{p}: expected a mapping of parameter names to values, got {type(d).__name__}")
     return d
@@ -214,18 +249,50 @@ def render_html(nb_path, # executed notebook
     return atomic_write(Path(out) if out else Path(nb_path).with_suffix('.html'), body)
 
 # %% ../nbs/00a_runner.ipynb #61c1724e
-import tempfile, uuid
+import glob, tempfile, uuid
 from jupyter_client.manager import AsyncKernelManager
+
+def _alive(pid):
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def clean_kernel_sockets(tmp=None, # the temp folder (default: the system's)
+                        ) -> int:
+    "Remove the IPC socket files of llmbench kernels whose runner process is gone (a killed runner leaves them); the count."
+    n = 0
+    for f in glob.glob(str(Path(tmp or tempfile.gettempdir())/'llmbench-kernel-*')):
+        m = re.match(r'llmbench-kernel-(\d+)-', Path(f).name)
+        if m and not _alive(int(m[1])):
+            with contextlib.suppress(OSError): os.unlink(f); n += 1
+    return n
 
 class IPCKernelManager(AsyncKernelManager):
     "Kernels on IPC sockets in the temp folder: parallel runs cannot race for TCP ports, and nothing listens on the network."
     def __init__(self, **kw):
         if os.name != 'nt':  # Windows has no IPC sockets: keep TCP there
+            clean_kernel_sockets()
             kw.setdefault('transport', 'ipc')
-            kw.setdefault('ip', str(Path(tempfile.gettempdir())/f'llmbench-kernel-{uuid.uuid4().hex[:12]}'))
+            kw.setdefault('ip', str(Path(tempfile.gettempdir())/f'llmbench-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}'))
         super().__init__(**kw)
 
+    async def _async_interrupt_kernel(self):
+        "jupyter_client interrupts a kernel before every shutdown, which logs a stray KeyboardInterrupt; not while shutting down."
+        if self.shutting_down: return
+        await super()._async_interrupt_kernel()
+
 # %% ../nbs/00a_runner.ipynb #7ffff2d1
+def _prepare_step(run_dir, stem, overwrite, resume):
+    "Ready `<run_dir>/<stem>/` for an attempt: an earlier attempt's output is refused, kept (`resume`) or removed whole."
+    d = Path(run_dir)/stem
+    if resume or not d.is_dir() or not any(d.iterdir()): return
+    if not overwrite:
+        raise LLMBenchError(f"{d}: holds {stem} from an earlier run; pass --overwrite to replace it, "
+                            "-p resume true to continue training from its checkpoints, or choose another --out")
+    old = d.with_name(f'.{stem}.old-{os.getpid()}-{time.monotonic_ns()}')
+    os.replace(d, old); shutil.rmtree(old, ignore_errors=True)
+
 def run_notebook(nb, # notebook path or name
                  run_dir=None, # the run directory (default: a new `runs/<timestamp>/`)
                  params=None, # parameter values, already validated (see `plan_params`)
@@ -233,11 +300,13 @@ def run_notebook(nb, # notebook path or name
                  log_output=False, # stream cell output to the log
                  progress=False, # papermill's progress bar
                  html=True, # render the executed notebook to HTML
+                 overwrite=False, # replace the step's folder if an earlier run left one
                 ) -> dict:
     "Execute one notebook with papermill into `<run_dir>/<stem>/`; return its `results.json` ({} if it writes none)."
     import papermill as pm
     nb = find_notebook(str(nb)) if not Path(str(nb)).is_file() else Path(nb)
     run_dir = Path(run_dir) if run_dir else new_run_dir()
+    _prepare_step(run_dir, nb.stem, overwrite, bool((params or {}).get('resume')))
     out = step_dir(run_dir, nb.stem)
     params = dict(params or {})
     if 'run_dir' in notebook_params(nb): params['run_dir'] = str(run_dir.resolve())
@@ -247,6 +316,7 @@ def run_notebook(nb, # notebook path or name
         pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name=kernel or get_settings().get_value('run', 'kernel'),
                             cwd=str(nb.parent), progress_bar=progress, log_output=log_output, kernel_manager_class=IPCKernelManager)
     except pm.PapermillExecutionError as e:
+        if e.ename == 'KeyboardInterrupt': raise KeyboardInterrupt from None  # Ctrl-C reached the kernel first
         cell = _failed_cell(out_nb)
         where = f"cell {cell[0]} (execution count {cell[1]}: {cell[2]!r})" if cell else f"cell execution count {e.exec_count}"
         if html:
@@ -304,6 +374,22 @@ def write_report(run_dir, # the run directory
     return atomic_write(run_dir/'report.html', '\n'.join(parts))
 
 # %% ../nbs/00a_runner.ipynb #42bcb4e1
+class RunInterrupted(LLMBenchError):
+    "The run was interrupted (Ctrl-C); names the step, and the report lists it as interrupted."
+
+def usable_run_dir(out, # the run directory asked for
+                  ) -> Path:
+    "Create `out` and check that files can be written in it, or raise naming it and the reason."
+    p = Path(out)
+    if p.exists() and not p.is_dir(): raise LLMBenchError(f"--out {p}: is a file, not a folder; choose a folder for the run")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p/f'.llmbench-probe-{os.getpid()}'; probe.write_bytes(b''); probe.unlink()
+    except OSError as e:
+        raise LLMBenchError(f"--out {p}: cannot be used as a run directory ({e.strerror or e}); "
+                            "choose a folder you can write to") from None
+    return p
+
 def run(notebooks=None, # names or paths; None = every pipeline notebook, in order
         preset='smoke', # smoke | demo | full
         params=(), # (name, value-string) pairs, as from `-p NAME VALUE`
@@ -312,20 +398,28 @@ def run(notebooks=None, # names or paths; None = every pipeline notebook, in ord
         log=print, # where progress lines go
         log_output=False, # stream cell output
         scale=None, # None, or a name of `SCALES`: the preset's code at a small size, as from `--scale`
+        overwrite=False, # replace steps an earlier run left in `out` (else that is an error, before anything runs)
        ) -> Path:
     "Run notebooks in order into one run directory, then write `report.html`; raise `NotebookFailed` on the first failure."
     nbs = [find_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
     plan = plan_params(nbs, preset, list(params), params_file, scale)  # every check happens before any cell runs
-    run_dir = Path(out) if out else new_run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = usable_run_dir(out) if out else new_run_dir()
+    if not overwrite:
+        for nb in nbs: _prepare_step(run_dir, nb.stem, False, bool(plan[nb.stem].get('resume')))
     steps = []
     try:
         for nb in nbs:
-            log(f"[llmbench] {nb.stem} ({preset}{'/' + scale if scale else ''}{', ' + ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items()) if plan[nb.stem] else ''})")
+            shown = ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items())
+            log(f"[llmbench] {nb.stem} ({preset}{'/' + scale if scale else ''}{', ' + shown if shown else ''})")
             t0 = time.time()
-            try: run_notebook(nb, run_dir, plan[nb.stem], log_output=log_output)
+            try: run_notebook(nb, run_dir, plan[nb.stem], log_output=log_output, overwrite=overwrite)
             except NotebookFailed as e:
                 steps.append((nb.stem, 'failed', time.time() - t0, str(e))); raise
+            except KeyboardInterrupt:
+                part = run_dir/nb.stem/f'{nb.stem}.ipynb'
+                msg = f"{nb.stem}: interrupted after {time.time() - t0:.0f} s" + (f"; partial output kept in {part}" if part.is_file() else '')
+                steps.append((nb.stem, 'interrupted', time.time() - t0, msg))
+                raise RunInterrupted(msg) from None
             steps.append((nb.stem, 'ok', time.time() - t0, None))
     finally:
         write_report(run_dir, steps)

@@ -161,3 +161,93 @@ def test_run_outputs_respect_the_umask(tmp_path):
         with atomic_dir(tmp_path/'ck') as t: atomic_write(t/'w.bin', b'1')
     finally: os.umask(old)
     assert [oct(p.stat().st_mode & 0o777) for p in (f, tmp_path/'ck', tmp_path/'ck'/'w.bin')] == ['0o644', '0o755', '0o644']
+
+
+# --- reliability of the runner (issue 12): nothing lost, every bad input named, interruptions reported
+
+def _cli(*args, env=None):
+    import subprocess, sys
+    return subprocess.run([str(Path(sys.executable).parent/'llmbench'), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_rerun_into_a_finished_step_is_refused(tmp_path):
+    rd = tmp_path/'R'
+    run(['00_core'], params=[('matmul_n', '64'), ('matmul_seconds', '0.02')], out=rd, log=lambda s: None)
+    before = (rd/'00_core'/'00_core.ipynb').read_bytes()
+    with pytest.raises(LLMBenchError, match=r'00_core from an earlier run; pass --overwrite'):
+        run(['00_core'], params=[('matmul_seconds', '0.01')], out=rd, log=lambda s: None)
+    assert (rd/'00_core'/'00_core.ipynb').read_bytes() == before     # the earlier run is intact
+    run(['00_core'], params=[('matmul_n', '32'), ('matmul_seconds', '0.01')], out=rd, overwrite=True, log=lambda s: None)
+    nb = (rd/'00_core'/'00_core.ipynb').read_text()
+    assert 'matmul_n = 32' in nb and 'matmul_n = 64' not in nb
+    assert sorted(p.name for p in rd.iterdir()) == ['00_core', 'report.html']  # no leftovers of the old attempt
+
+
+@pytest.mark.parametrize('kind', ['file', 'file_parent', 'readonly', 'proc'])
+def test_unusable_out_is_named(tmp_path, kind):
+    f = tmp_path/'f'; f.write_text('')
+    ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o500)
+    out = {'file': f, 'file_parent': f/'sub', 'readonly': ro/'run', 'proc': Path('/proc/llmbench-run')}[kind]
+    if kind == 'readonly' and os.geteuid() == 0:
+        pytest.skip('root writes into a read-only folder; the file and /proc cases cover the same path')
+    r = _cli('run', '00_core', '--out', str(out))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert f'--out {out}:' in r.stderr and ('is a file' in r.stderr or 'cannot be used as a run directory' in r.stderr)
+
+
+@pytest.mark.parametrize('kind', ['missing', 'folder', 'binary'])
+def test_bad_params_file_is_named(tmp_path, kind):
+    p = {'missing': tmp_path/'nope.yaml', 'folder': tmp_path, 'binary': tmp_path/'b.yaml'}[kind]
+    if kind == 'binary': p.write_bytes(bytes(range(256)) * 4)
+    r = _cli('run', '00_core', '-f', str(p), '--out', str(tmp_path/'run'))
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert str(p) in r.stderr and {'missing': 'no such file', 'folder': 'is a folder', 'binary': 'not a text file'}[kind] in r.stderr
+
+
+def test_malformed_yaml_value_in_p_is_named():
+    with pytest.raises(LLMBenchError, match=r"05_architectures: parameter archs='\[gpt, lstm' is not valid YAML"):
+        plan_params([find_notebook('05_architectures', NBS)], cli_params=[('archs', '[gpt, lstm')])
+
+
+@pytest.mark.parametrize('name,value,rule', [('lr', '-1', r'\(0, inf\)'), ('max_steps', '0', r'\[1, inf\)'),
+                                             ('batch_size', '-3', r'\[1, inf\)'), ('dropout', '1.5', r'\[0, 1\)')])
+def test_value_rules_checked_before_any_cell_runs(tmp_path, name, value, rule):
+    with pytest.raises(LLMBenchError, match=rf"04_train: parameter {name}='{value}' is out of range: it must be in {rule}"):
+        run(['04_train'], params=[(name, value)], out=tmp_path/'r', log=lambda s: None)
+    assert not (tmp_path/'r').exists()
+
+
+def test_ctrl_c_reports_one_line_and_keeps_the_partial_step(tmp_path):
+    "SIGINT to the runner's process group, as a terminal's Ctrl-C: one line, exit 130, the step listed as interrupted."
+    import signal, subprocess, sys, time
+    p = subprocess.Popen([str(Path(sys.executable).parent/'llmbench'), 'run', '00_core', '04_train', '-p', 'max_steps', '100000',
+                          '--out', str(tmp_path/'R')], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path/'R'/'04_train'/'history.jsonl').is_file(): time.sleep(0.5)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines() == [err.strip()] and err.startswith('llmbench: interrupted: 04_train: interrupted after')
+    assert (tmp_path/'R'/'04_train'/'04_train.ipynb').is_file()
+    report = (tmp_path/'R'/'report.html').read_text()
+    assert "<td class='ok'>ok</td>" in report and "<td class='interrupted'>interrupted</td>" in report
+
+
+def test_no_stray_keyboardinterrupt_line_and_no_socket_files_left(tmp_path):
+    "A finished run leaves no kernel sockets, and shutting its kernel down logs no 'KeyboardInterrupt caught in kernel'."
+    import subprocess, sys, tempfile
+    p = subprocess.Popen([str(Path(sys.executable).parent/'llmbench'), 'run', '00_core', '-p', 'matmul_n', '32', '-p',
+                          'matmul_seconds', '0.01', '--out', str(tmp_path/'R')], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = p.communicate(timeout=300)
+    assert p.returncode == 0 and 'KeyboardInterrupt' not in out, out
+    assert not list(Path(tempfile.gettempdir()).glob(f'llmbench-kernel-{p.pid}-*'))  # sockets are named by the runner's pid
+
+
+def test_sockets_of_a_killed_runner_are_cleaned(tmp_path):
+    from llmbench.runner import clean_kernel_sockets
+    stale = [tmp_path/f'llmbench-kernel-999999999-abcdef-{i}' for i in range(1, 6)]
+    for f in stale: f.write_text('')
+    live = tmp_path/f'llmbench-kernel-{os.getpid()}-abcdef-1'; live.write_text('')
+    assert clean_kernel_sockets(tmp_path) == 5 and [p.name for p in tmp_path.iterdir()] == [live.name]

@@ -48,7 +48,9 @@ def test_readme_is_index_notebook(tmp_path):
 
 def test_ci_runs_readme_test_command():
     readme, ci = (ROOT/'README.md').read_text(), (ROOT/'.ci'/'run').read_text()
-    assert 'make test' in readme and 'make test' in ci and 'make demo' in readme
+    assert "make test" in readme and "make demo" in readme
+    lines = [l.strip() for l in ci.splitlines()]
+    assert lines.index("make test") < lines.index("make demo"), ".ci/run runs both README commands: make test, then make demo"
 
 
 def test_nbdev_test():

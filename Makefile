@@ -17,7 +17,7 @@ TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo torch || ech
 TORCH_PIP_ARGS ?=
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: install demo test lab export clean-nbs readme bench-data bench-train check
+.PHONY: install browser demo test lab export clean-nbs readme bench-data bench-train check
 
 install: $(STAMP)
 
@@ -32,7 +32,26 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/llmbench run --preset demo
 
-test: install
+# Chromium for the browser tests (tests/test_browser.py, Playwright drives it): kept if one is found (or named by
+# LLMBENCH_CHROMIUM), else Debian's/Ubuntu's `chromium` package when root or password-less sudo can install it.
+# Never fails: without Chromium the browser tests skip and say why.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable chrome
+APT_CHROMIUM = env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+browser:
+	@found=$$(for n in $(CHROMIUM_NAMES); do command -v $$n 2>/dev/null && break; done); \
+	skip="the browser tests skip until then (or set LLMBENCH_CHROMIUM=/path/to/chromium)"; \
+	if [ -n "$$LLMBENCH_CHROMIUM" ] || [ -n "$$found" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make browser: no Chromium and no apt-get: install Chromium; $$skip"; \
+	elif [ "$$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then \
+	  echo "make browser: no Chromium; run 'sudo apt-get install -y chromium'; $$skip"; \
+	else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); echo "make browser: installing Debian's chromium with apt-get"; \
+	  $$SUDO $(APT_CHROMIUM) || { $$SUDO apt-get update -q >/dev/null && $$SUDO $(APT_CHROMIUM); } \
+	  || echo "make browser: apt-get could not install chromium; $$skip"; \
+	fi
+
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lab: install

@@ -632,12 +632,14 @@ def get_batch(self, split, # train | val | test
               batch_size:int, # windows per batch
               block_size:int, # tokens per window
               generator=None, # a `torch.Generator` for reproducible draws
+              shard=(0, 1), # (index, count): draw `count` batches' windows, return shard `index`'s (data parallel)
              ):
     "Random windows `(x, y)`, int64 tensors `[batch_size, block_size]`, `y` shifted by one token."
     import torch
     self.check_block_size(block_size, split)
-    data = self.tokens(split)
-    ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator).numpy()
+    data = self.tokens(split); i, n = shard
+    ix = torch.randint(len(data) - block_size, (batch_size * n,), generator=generator).numpy()  # same on all shards
+    ix = ix[i * batch_size:(i + 1) * batch_size]
     w = np.stack([np.asarray(data[i:i + block_size + 1], np.int64) for i in ix])
     return torch.from_numpy(w[:, :-1].copy()), torch.from_numpy(w[:, 1:].copy())
 

@@ -166,9 +166,11 @@ def make_accelerator(cfg:TrainConfig, # device, mixed_precision, trackers
     from accelerate.utils import ProjectConfiguration
     distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1
     dev = get_device(cfg.device) if not distributed else torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    # cpu=True is what makes Accelerate run several CPU processes as one job (MULTI_CPU, gloo); without it each
+    # process launched by `accelerate launch` trained alone and they overwrote each other's checkpoints
     trackers = [t.strip() for t in cfg.trackers.split(',') if t.strip()]
     if trackers and project_dir is None: _bad('trackers', cfg.trackers, "trackers need an out_dir to write their logs to")
-    kw = dict(cpu=dev.type == 'cpu' and not distributed, mixed_precision=resolve_precision(cfg.mixed_precision, dev),
+    kw = dict(cpu=dev.type == 'cpu', mixed_precision=resolve_precision(cfg.mixed_precision, dev),
               step_scheduler_with_optimizer=False, log_with=(trackers[0] if trackers == ['all'] else trackers) or None,
               project_config=ProjectConfiguration(project_dir=str(project_dir), logging_dir=str(project_dir)) if project_dir else None)
     try: return Accelerator(**kw)
@@ -183,25 +185,25 @@ def _data_generator(seed): return torch.Generator().manual_seed(int(seed))
 def evaluate_loss(model, # a model of the contract (`model(x).logits`)
                   data, # an `LMData`
                   split='val', # train | val | test
-                  batch_size=8, # sequences per batch
+                  batch_size=8, # sequences per batch (per process)
                   block_size=64, # tokens per sequence
-                  max_batches=None, # None: every token of the split once; N: N fixed random batches
+                  max_batches=None, # None: every token of the split once; N: N fixed random batches (all processes)
                   seed=0, # seed of the fixed random batches
                   accelerator=None, # shares the batches across processes, applies autocast
                  ) -> float:
     "Token-weighted mean next-token loss (nats/token) of `model` on `split`."
     dev = next(model.parameters()).device
-    if max_batches is None: batches = data.iter_eval(split, batch_size, block_size)
-    else:
-        g = _data_generator(seed)
-        batches = (data.get_batch(split, batch_size, block_size, generator=g) for _ in range(max_batches))
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    if max_batches is None: batches = data.iter_eval(split, batch_size, block_size)  # every window once, split below
+    else:  # each process scores its shard of every batch: the same windows as one process with world · batch_size
+        g, sh = _data_generator(seed), ({'shard': (rank, world)} if world > 1 else {})
+        batches = (data.get_batch(split, batch_size, block_size, generator=g, **sh) for _ in range(max_batches))
     tot = torch.zeros(2, dtype=torch.float64, device=dev)
     was_training = model.training; model.eval()
     try:
         with torch.no_grad(), (accelerator.autocast() if accelerator else contextlib.nullcontext()):
             for i, (x, y) in enumerate(batches):
-                if i % world != rank: continue
+                if max_batches is None and i % world != rank: continue
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 tot[0] += lm_loss(model(x).logits, shift_labels=y, reduction='sum').double()
                 tot[1] += (y != -100).sum()
@@ -474,7 +476,8 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     opt, sched = acc.prepare(opt, lrs)
     def step_loss(x, y): return lm_loss(model(x).logits, shift_labels=y)
     if cfg.compile: step_loss = torch.compile(step_loss)  # model and loss in one graph; the weights stay the module's
-    gen = _data_generator(cfg.seed + 7919 * acc.process_index)
+    gen = _data_generator(cfg.seed)  # the same draws on every process; each takes its share of the global batch
+    shard = {'shard': (acc.process_index, acc.num_processes)} if acc.num_processes > 1 else {}
     st = dict(step=0, tokens=0, train_s=0.0, best_val=math.inf, best_step=None, history=[])
     if resume: st.update(load_checkpoint(resume_from, model, acc, gen))
     st['config'] = asdict(cfg)
@@ -560,7 +563,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
             lr = sched.get_last_lr()[0]
             t0 = time.perf_counter()
             for micro in range(A):
-                x, y = data.get_batch('train', B, T, generator=gen)
+                x, y = data.get_batch('train', B, T, generator=gen, **shard)
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 t1 = time.perf_counter(); tm['data'] += t1 - t0
                 with (acc.no_sync(model) if micro < A - 1 else contextlib.nullcontext()):

@@ -303,3 +303,68 @@ def test_resume_with_max_steps_not_above_the_checkpoint_is_refused(data, trained
                     **TINY)
     assert (out/'history.jsonl').read_text() == hist  # no duplicate entry
     assert (out/'checkpoints'/'last'/'train_state.json').read_text() == state
+
+
+# --- the same loop under `accelerate launch` (issue 12)
+
+_DDP_SCRIPT = r'''
+import json, sys
+from pathlib import Path
+from llmbench.core import seed_everything
+from llmbench.data import prepare_data
+from llmbench.models import build_model
+from llmbench.train import train
+a = json.loads(sys.argv[1]); out = Path(a['out'])
+data = prepare_data()
+def run(out_dir, seed=0, **kw):
+    seed_everything(seed)
+    m = build_model('gpt', data.vocab_size, n_layer=1, n_head=2, n_embd=16, block_size=16)
+    return train(m, data, out_dir=out_dir, **{**a['kw'], **kw})
+full = run(out/'full')
+half = run(out/'half', callbacks=[lambda ev, rec, h: ev == 'eval' and rec['step'] == 4])
+rest = run(out/'half', seed=123, resume=True)  # other initial weights: the checkpoint must restore them
+if full.config and rest.steps:  # every process reaches here; the main one reports
+    from accelerate import PartialState
+    s = PartialState()
+    if s.is_main_process:
+        (out/'report.json').write_text(json.dumps({'world': s.num_processes, 'backend': str(s.backend),
+            **{k: {'history': r.history, 'steps': r.steps, 'stopped': r.stopped, 'val_loss': r.val_loss}
+               for k, r in (('full', full), ('half', half), ('rest', rest))}}))
+'''
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_match_one_at_the_same_global_batch(data, tmp_path):
+    """`accelerate launch` with two CPU processes (gloo) and batch_size 4 each equals one process with batch_size 8:
+    the same losses within 1e-4 nats (float summation order differs), one set of checkpoints, exact resume."""
+    import socket, subprocess, sys
+    from safetensors.torch import load_file
+    kw = dict(max_steps=8, eval_interval=4, log_interval=2, lr=3e-3, block_size=16, eval_batches=2, progress=False)
+    seed_everything(0)
+    one = T.train(tiny_model(data), data, out_dir=tmp_path/'one', batch_size=8, device='cpu', **kw)
+    script = tmp_path/'ddp_train.py'; script.write_text(_DDP_SCRIPT)
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    env = {**os.environ, 'CUDA_VISIBLE_DEVICES': '', 'OMP_NUM_THREADS': '1'}
+    cmd = [sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2',
+           '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no', '--main_process_port', str(port),
+           str(script), json.dumps({'out': str(tmp_path/'two'), 'kw': {**kw, 'batch_size': 4}})]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads((tmp_path/'two'/'report.json').read_text())
+    assert rep['world'] == 2 and rep['backend'] == 'gloo', rep
+    two = rep['full']
+    assert [h['step'] for h in two['history']] == [h['step'] for h in one.history]
+    for a, b in zip(one.history, two['history']):
+        for k in ('train_loss', 'val_loss', 'grad_norm'):
+            if k in a: assert b[k] == pytest.approx(a[k], abs=1e-4), (a, b)
+        assert a['tokens'] == b['tokens']  # 8 sequences a step either way
+    assert two['val_loss'] == pytest.approx(one.val_loss, abs=1e-4)
+    ck = tmp_path/'two'/'full'/'checkpoints'
+    assert sorted(p.name for p in ck.iterdir()) == ['best', 'last']  # one set, no per-process copies or leftovers
+    w1 = load_file(str(tmp_path/'one'/'checkpoints'/'last'/'model.safetensors'))
+    w2 = load_file(str(ck/'last'/'model.safetensors'))
+    assert w1.keys() == w2.keys() and all(torch.allclose(w1[k], w2[k], atol=1e-5) for k in w1)
+    assert len((tmp_path/'two'/'full'/'history.jsonl').read_text().splitlines()) == len(one.history)
+    assert (rep['half']['steps'], rep['half']['stopped'], rep['rest']['steps']) == (4, 'callback', 8)
+    strip = lambda hs: [{k: v for k, v in h.items() if k != 'time_s'} for h in hs]
+    assert strip(rep['rest']['history']) == strip(two['history'])  # resumed under two processes: exact

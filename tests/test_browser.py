@@ -3,7 +3,8 @@ Run > Run All Cells, in one JupyterLab server driven by Playwright and Chromium;
 input.
 
 Needs the `playwright` Python package (the `dev` extra) and a Chromium executable (`make browser` installs Debian's
-`chromium`; or set LLMBENCH_CHROMIUM=/path/to/chromium). Without them every test here skips and says why.
+`chromium`; or set LLMBENCH_CHROMIUM=/path/to/chromium). Without them every test here skips and says why, or fails
+where LLMBENCH_BROWSER_REQUIRED=1 (for CI).
 JupyterLab serves copies of the notebooks in the test's temp folder (runs and cache there too, autosave off): nbs/ is
 never written. Screenshots of each notebook at the end, and of the widgets under test, land in `<tmp>/screenshots`.
 """
@@ -268,16 +269,23 @@ WATCH = {'04_train': lambda cells: _cell_index(cells, 'callbacks=[LossPlot')}  #
 INTERACT = {'02_explore': _explore_search, '08_generate': _generate_prompt}  # stem -> widget interaction after Run All
 
 
+def _unavailable(reason):
+    "Skip, or fail where LLMBENCH_BROWSER_REQUIRED=1 (CI: a missing browser must not pass silently)."
+    if os.environ.get('LLMBENCH_BROWSER_REQUIRED', '').strip().lower() in ('1', 'true', 'yes'):
+        pytest.fail(f'{reason} (LLMBENCH_BROWSER_REQUIRED is set)', pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
     try: import playwright.sync_api  # noqa: F401
-    except ImportError: pytest.skip('the playwright package is missing: pip install -e ".[dev]"')
+    except ImportError: _unavailable('the playwright package is missing: pip install -e ".[dev]"')
     chromium = find_chromium()
     if (env := os.environ.get('LLMBENCH_CHROMIUM')) and not chromium:
-        pytest.skip(f'LLMBENCH_CHROMIUM={env!r} is not a file: point it at a Chromium executable or unset it')
+        _unavailable(f'LLMBENCH_CHROMIUM={env!r} is not a file: point it at a Chromium executable or unset it')
     if not chromium:
-        pytest.skip(f'no Chromium found ({", ".join(CHROMIUM_NAMES)} on PATH, or $LLMBENCH_CHROMIUM): '
-                    'run `make browser` (apt-get install -y chromium on Debian/Ubuntu)')
+        _unavailable(f'no Chromium found ({", ".join(CHROMIUM_NAMES)} on PATH, or $LLMBENCH_CHROMIUM): '
+                     'run `make browser` (apt-get install -y chromium on Debian/Ubuntu)')
     lab = Lab(tmp_path_factory.mktemp('browser'), chromium)
     try:
         lab.start()

@@ -6,7 +6,7 @@ Docs: https://llmbench.github.io/llmbench/generate.html.md"""
 
 # %% ../nbs/08_generate.ipynb #acf25531
 from __future__ import annotations
-import math, numbers, time
+import html, math, numbers, time
 from dataclasses import dataclass, field
 from typing import Iterator
 import torch
@@ -16,7 +16,7 @@ from .core import LLMBenchError
 
 # %% auto #0
 __all__ = ['check_options', 'logits_processors', 'context_window', 'window_keep', 'encode_prompt', 'state_keyword', 'Decoder',
-           'Generation', 'generate', 'Delta', 'stream', 'time_decode', 'to_stock_gpt2', 'bench_generate']
+           'Generation', 'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2', 'bench_generate']
 
 # %% ../nbs/08_generate.ipynb #a6bef9f3
 def _is_int(v): return isinstance(v, numbers.Integral) and not isinstance(v, bool)
@@ -297,6 +297,55 @@ def stream(model, # a model following the llmbench contract (or an HF causal LM)
                 yield Delta(row.g.text[sent:n], row.g.finish_reason)
                 sent = max(sent, n)
     finally: model.train(was)
+
+# %% ../nbs/08_generate.ipynb #277eee85
+class PromptBox:
+    "A prompt box that streams a model's continuation into the page: `.widget()` live, `.show()` static when headless."
+    def __init__(self, model, # a model following the llmbench contract (or an HF causal LM)
+                 tokenizer, # its `transformers` tokenizer
+                 **options, # `stream` options: max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed
+                ):
+        check_options(**{k: v for k, v in options.items() if k != 'stop_at_eos'})
+        self.model, self.tokenizer, self.options = model, tokenizer, options
+
+    def html(self, prompt, text, note=''):
+        "The prompt, then the continuation in bold, as HTML."
+        return (f"<pre style='white-space:pre-wrap'>{html.escape(prompt)}<b>{html.escape(text)}</b></pre>"
+                + (f"<small>{html.escape(note)}</small>" if note else ''))
+
+    def run(self, prompt, # the prompt text
+            on_text=None, # `f(text_so_far)` after every streamed piece
+           ) -> Generation:
+        "Stream one continuation of `prompt`, calling `on_text` as it grows."
+        text, reason = '', None
+        for d in stream(self.model, self.tokenizer, prompt, **self.options):
+            text += d.text; reason = d.finish_reason
+            if on_text: on_text(text)
+        return Generation(text=text, finish_reason=reason)
+
+    def widget(self, prompt=''):
+        "The live box: a prompt area, a generate button and the streamed output."
+        import ipywidgets as W
+        self.prompt = W.Textarea(value=prompt, placeholder='type a prompt', layout=W.Layout(width='60%'))
+        self.button, self.output = W.Button(description='generate'), W.HTML()
+        def go(_):
+            self.button.disabled = True
+            try:
+                g = self.run(self.prompt.value, lambda t: setattr(self.output, 'value', self.html(self.prompt.value, t)))
+                self.output.value = self.html(self.prompt.value, g.text, f'finish reason: {g.finish_reason}')
+            except LLMBenchError as e: self.output.value = f"<span style='color:#b00'>{html.escape(str(e))}</span>"
+            finally: self.button.disabled = False
+        self.button.on_click(go)
+        return W.VBox([W.HBox([self.prompt, self.button]), self.output])
+
+    def show(self, prompt='', headless=None):
+        "The live widget in a notebook frontend, else `IPython.display.HTML` of one generation of `prompt`."
+        from IPython.display import HTML
+        from llmbench.explore import is_headless
+        if headless is None: headless = is_headless()
+        if not headless: return self.widget(prompt)
+        g = self.run(prompt)
+        return HTML(self.html(prompt, g.text, f'finish reason: {g.finish_reason} (static: no live frontend)'))
 
 # %% ../nbs/08_generate.ipynb #52e1a7cf
 def _sync(device):

@@ -6,7 +6,7 @@ Docs: https://llmbench.github.io/llmbench/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #9507eea4
 from __future__ import annotations
-import copy, functools, json, math, time
+import copy, functools, json, math, os, time
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
@@ -16,14 +16,14 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.gpt2.modeling_gpt2 import GPT2PreTrainedModel
 from transformers.pytorch_utils import Conv1D
-from .core import LLMBenchError, atomic_write, keep_heap, matmul_peak, step_dir, write_results
+from .core import LLMBenchError, atomic_write, keep_heap, matmul_peak, step_dir, write_results, _umask
 
 # %% auto #0
 __all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'COMPILE_VARIANTS', 'cnn_dilations', 'cnn_receptive_field',
-           'validate_config', 'lm_loss', 'causal_attention', 'GPTAttention', 'GPTBlock', 'GPT', 'RNNConfig', 'RNNLM',
-           'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model', 'count_params',
-           'context_length', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near', 'bench_model_step',
-           'bench_compile']
+           'validate_config', 'lm_loss', 'causal_attention', 'GPTAttention', 'GPTBlock', 'follow_umask', 'GPT',
+           'RNNConfig', 'RNNLM', 'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model',
+           'count_params', 'context_length', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near',
+           'bench_model_step', 'bench_compile']
 
 # %% ../nbs/03_models.ipynb #6723496a
 ARCHS = ('gpt', 'lstm', 'gru', 'cnn')  # built-in architectures; `hf:<id or path>` loads any HF causal LM
@@ -175,6 +175,15 @@ class GPTBlock(nn.Module):
         y = self.mlp.c_proj(self.act(self.mlp.c_fc(self.ln_2(x))))
         return x + (self.mlp.dropout(y) if self.training and self.mlp.dropout.p else y)
 
+# %% ../nbs/03_models.ipynb #6599a344
+def follow_umask(folder, # a folder just written
+                 pattern='*.safetensors', # the files to fix, searched recursively
+                ):
+    "Give files that `safetensors` writes 0600 the mode a plain `open` gives them (0666 less the umask)."
+    mode = 0o666 & ~_umask()
+    for f in Path(folder).rglob(pattern):
+        if f.is_file() and not f.is_symlink(): os.chmod(f, mode)
+
 # %% ../nbs/03_models.ipynb #eab97aea
 def _gpt_mask(attention_mask, T, past, device):
     "Boolean `[B|1, 1, T, past+T]` mask: causal (offset by `past`) and, if given, hiding padded keys."
@@ -214,6 +223,7 @@ class GPT(GPT2PreTrainedModel, GenerationMixin):
     def save_pretrained(self, save_directory, *args, **kwargs):
         "As `PreTrainedModel.save_pretrained`, with `architectures: [GPT2LMHeadModel]` so servers (vLLM, TGI) pick the stock class."
         super().save_pretrained(save_directory, *args, **kwargs)
+        follow_umask(save_directory)
         f = Path(save_directory)/'config.json'
         if f.is_file():
             cfg = json.loads(f.read_text()); cfg['architectures'] = ['GPT2LMHeadModel']
@@ -259,11 +269,14 @@ class RNNConfig(PreTrainedConfig):
     llmbench_arch: str = 'lstm'
 
 class _EmbedHeadAccessors:
-    "HF embedding accessors for models holding `embed` and `lm_head` (resize, tying)."
+    "HF embedding accessors for models holding `embed` and `lm_head` (resize, tying); saved files follow the umask."
     def get_input_embeddings(self): return self.embed
     def set_input_embeddings(self, e): self.embed = e
     def get_output_embeddings(self): return self.lm_head
     def set_output_embeddings(self, e): self.lm_head = e
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        "As `PreTrainedModel.save_pretrained`; the weights file gets the umask's mode, not safetensors' 0600."
+        super().save_pretrained(save_directory, *args, **kwargs); follow_umask(save_directory)
 
 class RNNLM(_EmbedHeadAccessors, PreTrainedModel):
     "Multi-layer LSTM/GRU language model with optional weight tying."

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import LLMBenchError, get_device, keep_heap, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
-from .models import _damage, _median, lm_loss
+from .models import _damage, _median, follow_umask, lm_loss
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'validate_config', 'make_config',
@@ -307,6 +307,7 @@ def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; rep
             save_file({'state': generator.get_state()}, str(tmp/'accelerate'/f'data_generator_{accelerator.process_index}.safetensors'))
         if main: (tmp/TRAIN_STATE).write_text(json.dumps(state))
         accelerator.wait_for_everyone()
+        if main: follow_umask(tmp)  # safetensors writes 0600 (model, generators); other files follow the umask
         if main: _replace_dir(tmp, path)
     except BaseException:
         if main: shutil.rmtree(tmp, ignore_errors=True)

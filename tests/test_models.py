@@ -243,3 +243,13 @@ def test_damaged_checkpoint_names_the_file_and_the_other_checkpoint(tmp_path, ho
     with pytest.raises(LLMBenchError) as e: load_model(tmp_path/'alone')
     assert f'{bad}: damaged' in str(e.value) and 'other checkpoint' not in str(e.value), str(e.value)
     assert type(load_model(tmp_path/'checkpoints'/'best')).__name__ == 'GPT'  # the intact one loads
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_saved_files_follow_the_umask(arch, tmp_path):
+    "safetensors writes its files 0600; a checkpoint should be as readable as any file this process writes."
+    old = os.umask(0o022)
+    try: tiny(arch).save_pretrained(tmp_path)
+    finally: os.umask(old)
+    modes = {f.name: oct(f.stat().st_mode & 0o777) for f in tmp_path.iterdir()}
+    assert set(modes.values()) == {'0o644'}, modes

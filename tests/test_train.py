@@ -368,3 +368,16 @@ def test_two_cpu_processes_match_one_at_the_same_global_batch(data, tmp_path):
     assert (rep['half']['steps'], rep['half']['stopped'], rep['rest']['steps']) == (4, 'callback', 8)
     strip = lambda hs: [{k: v for k, v in h.items() if k != 'time_s'} for h in hs]
     assert strip(rep['rest']['history']) == strip(two['history'])  # resumed under two processes: exact
+
+
+def test_run_outputs_follow_the_umask(data, tmp_path):
+    "Checkpoints (safetensors writes 0600), history and figures: 0644 files and 0755 folders under umask 022."
+    from llmbench.core import save_figure, write_results
+    old = os.umask(0o022)
+    try:
+        r = T.train(tiny_model(data), data, out_dir=tmp_path, max_steps=2, eval_interval=1, log_interval=1, **TINY)
+        write_results(tmp_path, r.summary()); save_figure(T.plot_history(r.history), tmp_path, 'loss')
+    finally: os.umask(old)
+    bad = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in tmp_path.rglob('*')
+           if p.stat().st_mode & 0o777 != (0o755 if p.is_dir() else 0o644)}
+    assert not bad, bad

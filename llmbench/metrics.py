@@ -320,6 +320,8 @@ def _resolve_tokenizer(tokenizer, model, texts):
     spec = tokenizer or (str(model) if isinstance(model, (str, Path)) else None)
     if spec:
         from transformers import AutoTokenizer
+        from llmbench.data import check_tokenizer_folder
+        check_tokenizer_folder(spec.removeprefix('hf:'))  # else transformers makes an empty tokenizer of a model folder
         try: return AutoTokenizer.from_pretrained(spec.removeprefix('hf:'))
         except (OSError, ValueError) as e: raise LLMBenchError(f"tokenizer {spec!r}: cannot be loaded ({e}); pass a tokenizer object") from e
     raise LLMBenchError("tokenizer: None; pass the model's tokenizer (or an LMData, whose tokenizer is used)")

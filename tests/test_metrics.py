@@ -341,3 +341,11 @@ def test_nothing_predicted_reports_nan_for_every_figure(gpt2, bpe):
     assert 'no token was predicted' in r.unit and r.ci == {}
     assert all(v is None or not isinstance(v, float) or math.isnan(v) for k, v in r.to_dict().items()
                if k in ('token_perplexity', 'bits_per_byte', 'word_perplexity', 'byte_perplexity'))
+
+
+def test_checkpoint_without_tokenizer_files_is_named(gpt2, tmp_path):
+    "A model folder with no tokenizer beside it: say which folder and which files, not sentencepiece/tiktoken advice."
+    gpt2.save_pretrained(tmp_path)
+    with pytest.raises(LLMBenchError) as e: perplexity(str(tmp_path), None, ['some text here'])
+    msg = str(e.value)
+    assert f'tokenizer folder {tmp_path}: has no tokenizer files (expected tokenizer.json' in msg, msg

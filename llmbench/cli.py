@@ -22,6 +22,7 @@ BENCHES = {
     'metrics': ('llmbench.metrics', 'bench_perplexity'),
     'generate': ('llmbench.generate', 'bench_generate'),
     'compile': ('llmbench.models', 'bench_compile'),
+    'finetune': ('llmbench.finetune', 'bench_finetune'),
 }
 
 def bench_function(name): # a key of `BENCHES`

@@ -15,9 +15,10 @@ from .core import LLMBenchError, setting, get_settings, cache_dir, atomic_write,
 
 # %% auto #0
 __all__ = ['EMBEDDED', 'ENCODING_ERRORS', 'TEXT_EXTS', 'STRUCTURED_EXTS', 'SUPPORTED_EXTS', 'SPLITS', 'AUTO_DOC_MIN', 'END_DOC',
-           'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'MAX_VOCAB', 'TOKENIZER_FILES', 'FORMAT_VERSION', 'read_text_chunks',
-           'Corpus', 'load_corpus', 'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer',
-           'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'prepare_data', 'make_text_file', 'bench_data']
+           'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'MAX_VOCAB', 'TOKENIZER_FILES', 'FORMAT_VERSION', 'DATA_RECORD',
+           'read_text_chunks', 'Corpus', 'load_corpus', 'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer',
+           'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'prepare_data', 'data_seed_arg', 'data_record',
+           'read_data_record', 'check_scoring_data', 'scoring_data', 'make_text_file', 'bench_data']
 
 # %% ../nbs/01_data.ipynb #165954d7
 def _stdlib_dir() -> Path: return Path(sysconfig.get_paths()['stdlib'])
@@ -756,6 +757,60 @@ def _named(data, c):
         data.meta = {**data.meta, 'corpus': {**m, 'name': c.name, 'source': c.source, 'first_prepared_as': m['name']}}
     return data
 
+
+# %% ../nbs/01_data.ipynb #8f158d4f
+DATA_RECORD = 'llmbench_data.json'
+
+def data_seed_arg(data_seed:int, # a `data_seed` parameter; -1 (or None) means settings.ini [data] seed
+                 ) -> int|None:
+    "The `seed` argument of `prepare_data` for a `data_seed` parameter."
+    return None if data_seed is None or data_seed < 0 else int(data_seed)
+
+def data_record(data, # an `LMData`
+               ) -> dict:
+    "The data block of prepared data, as a model trained on it records it."
+    m = data.meta
+    return dict(corpus=m['corpus']['name'], corpus_hash=m['corpus']['hash'], tokenizer=m['tokenizer'], split=m['split'],
+                data_seed=m['seed'], text_field=m['text_field'])
+
+def read_data_record(folder, # a checkpoint folder
+                    ) -> dict|None:
+    "The data block a checkpoint was trained on (`llmbench_data.json`), or None when it records none."
+    p = Path(folder)/DATA_RECORD
+    if not p.is_file(): return None
+    try: return json.loads(p.read_text())
+    except (OSError, ValueError) as e: raise LLMBenchError(f"{p}: damaged ({e}); retrain, or delete the file to skip the check") from None
+
+# %% ../nbs/01_data.ipynb #36378477
+def check_scoring_data(data, # the `LMData` a model is about to be scored on
+                       record:dict|None, # the model's `read_data_record`
+                       eval_split='test', # the split that will be scored
+                       what='the model', # the model, for messages
+                      ):
+    "Refuse to score a model on text that may hold its training documents, naming both values."
+    if not record or record.get('corpus_hash') != data.meta['corpus']['hash']: return  # another corpus: no shared split
+    mine = dict(split=data.meta['split'], data_seed=data.meta['seed'])
+    keys = ['split'] + ([] if str(record['split']).startswith('tail') else ['data_seed'])  # a tail split has no seed
+    for k in keys:
+        if mine[k] != record[k]:
+            raise LLMBenchError(f"{what} was trained on {record['corpus']} with {k}={record[k]!r}, but it would be scored with "
+                                f"{k}={mine[k]!r}: its training documents can land in the {eval_split!r} split; leave {k} "
+                                f"empty (it is read from the model) or pass {record[k]!r}")
+    if eval_split == 'train':
+        raise LLMBenchError(f"eval_split='train': {what} was trained on that split of {record['corpus']}; score 'val' or 'test'")
+
+def scoring_data(record:dict|None, # the model's data block (`read_data_record`), or None
+                 corpus='', tokenizer='', split='', data_seed=-1, # the step's data block; empty / -1: the record's
+                 eval_split='test', # the split that will be scored
+                 what='the model', # the model, for messages
+                ) -> LMData:
+    "The data to score a model on: the step's data block, its gaps filled from the model's record, checked for overlap."
+    r = record or {}
+    data = prepare_data(corpus or r.get('corpus', ''), tokenizer or r.get('tokenizer', ''), split or r.get('split', ''),
+                        data_seed_arg(data_seed) if data_seed_arg(data_seed) is not None else r.get('data_seed'),
+                        r.get('text_field', '') if not corpus or corpus == r.get('corpus') else '')
+    check_scoring_data(data, record, eval_split, what)
+    return data
 
 # %% ../nbs/01_data.ipynb #1c614238
 _SYLLABLES = ('ka to ri mu se la no vi de pa ru mi ko sa te li na go be fu ha jo we yu zo ch th sh qu '

@@ -137,6 +137,7 @@ def _coerce(nb_name, name, value, spec, from_cli):
         raise bad()
     if t in ('list', 'dict', 'tuple'):
         v = _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
+        if t in ('list', 'tuple') and from_cli and isinstance(v, str): v = [s.strip() for s in v.split(',') if s.strip()]  # a,b
         if type(v).__name__ != t and not (t == 'tuple' and isinstance(v, list)): raise bad()
         return v
     return value

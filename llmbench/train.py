@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import LLMBenchError, get_device, keep_heap, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
+from .data import DATA_RECORD, data_record, data_seed_arg
 from .models import _damage, _median, follow_umask, lm_loss
 
 # %% auto #0
@@ -289,6 +290,7 @@ def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; rep
                     state:dict, # loop state, written as `train_state.json`
                     generator=None, # the batch-sampling `torch.Generator` of this process
                     tokenizer=None, # saved beside the model, so the folder loads anywhere
+                    data_record=None, # the data block trained on (`llmbench.data.data_record`), for later steps
                    ) -> Path:
     "Write a checkpoint into a temporary folder beside `path`, then swap it in."
     from safetensors.torch import save_file
@@ -301,6 +303,7 @@ def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; rep
         if main:
             with _quiet_hf(): _unwrap(accelerator, model).save_pretrained(tmp, state_dict=sd, safe_serialization=True)
             if tokenizer is not None: tokenizer.save_pretrained(tmp)
+            if data_record is not None: (tmp/DATA_RECORD).write_text(json.dumps(data_record, indent=2) + '\n')
         _state_without_model(accelerator)
         accelerator.save_state(str(tmp/'accelerate'))
         if generator is not None:
@@ -469,6 +472,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     out = Path(out_dir) if out_dir else None
     ckdir = out/'checkpoints' if out else None
     n_params, fpt = _model_info(model, T)
+    record = data_record(data) if isinstance(getattr(data, 'meta', None), dict) else None
     acc = make_accelerator(cfg, out)
     main, dev = acc.is_main_process, acc.device
     seed_everything(cfg.seed)
@@ -541,7 +545,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
         t1 = time.perf_counter(); tm['eval'] += t1 - t0
         if ckdir:
             st['train_s'] = step_time()
-            ckpts['last'] = save_checkpoint(ckdir/'last', model, acc, st, gen, getattr(data, 'tokenizer', None))
+            ckpts['last'] = save_checkpoint(ckdir/'last', model, acc, st, gen, getattr(data, 'tokenizer', None), record)
             if better or checkpoint_dir(ckdir/'best') is None:
                 if main:
                     tmp = ckdir/'.best.tmp'; shutil.rmtree(tmp, ignore_errors=True)

@@ -226,7 +226,7 @@ def test_notebook_local_jsonl_with_known_duplicates(run_nb, tmp_path, monkeypatc
     docs += [docs[0], docs[0], ' '.join(near)] + [' '.join(r.choice(ru) for _ in range(70)) + f' {i}' for i in range(3)]
     f = tmp_path/'corpus.jsonl'
     f.write_text(''.join(json.dumps({'body': d, 'id': i}, ensure_ascii=False) + '\n' for i, d in enumerate(docs)), encoding='utf-8')
-    res = run_nb('02_explore', run_dir=tmp_path/'run', corpus=str(f), text_field='body', split='doc:0.6/0.2/0.2', seed=1,
+    res = run_nb('02_explore', run_dir=tmp_path/'run', corpus=str(f), text_field='body', split='doc:0.6/0.2/0.2', data_seed=1,
                  tokenizers='char, bpe:300', ngram_n=3, top_k=5, max_docs=0, zipf_rank_max=200, heaps_min_words=50)
     assert res['data'] == dict(corpus=str(f), text_field='body', split='doc:0.6/0.2/0.2', seed=1, encoding_errors='strict')
     assert res['stats']['all']['n_docs'] == 30 and res['tokenizers'] == ['char', 'bpe:300']

@@ -79,8 +79,11 @@ def tokenizer_spec(tokenizer, # a `transformers` tokenizer (the base's)
         files = sorted(f for f in Path(t).iterdir() if f.is_file())
         d = cache_dir('tokenizers')/content_hash(*[f.name.encode() + b'\0' + f.read_bytes() for f in files])
         if not (d/'tokenizer_config.json').is_file():
-            with atomic_dir(d) as tmp:
-                for f in files: shutil.copy(f, tmp/f.name)
+            try:
+                with atomic_dir(d, overwrite=False) as tmp:
+                    for f in files: shutil.copy(f, tmp/f.name)
+            except (LLMBenchError, OSError):  # another process published the same tokenizer first: keep its copy
+                if not (d/'tokenizer_config.json').is_file(): raise
     return f'hf:{d}'
 
 def domain_data(corpus:str, # a corpus spec of 01_data
@@ -579,18 +582,23 @@ def results_table(rows:list, # `finetune_run` rows
         f"{r['forgetting']:+.3f} | {r['ms_per_step']:.1f} | {r['peak_rss_mb']:.0f} | {r['wall_s']:.1f} |" for r in rows)
 
 # %% ../nbs/09_finetune.ipynb #6aaa8e2a
-def plot_tradeoff(rows:list, # `finetune_run` rows with their `curve`
-                  title='', # figure title
-                 ):
-    "New-domain loss against base-domain loss over the steps, one curve per method."
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _curves(ax, rows):
     for r in rows:
         b, n = [p['base'] for p in r['curve']], [p['new'] for p in r['curve']]
         line, = ax.plot(b, n, 'o-', ms=3, label=r['method'])
         if len(b) > 1: ax.annotate('', xy=(b[-1], n[-1]), xytext=(b[-2], n[-2]), arrowprops=dict(arrowstyle='->', color=line.get_color()))
-    ax.set(xlabel='base-domain loss (nats/token)', ylabel='new-domain loss (nats/token)', title=title); ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.set(xlabel='base-domain loss (nats/token)', ylabel='new-domain loss (nats/token)'); ax.legend(fontsize=8)
+
+def plot_tradeoff(rows:list, # `finetune_run` rows with their `curve`
+                  title='', # figure title
+                 ):
+    "New-domain loss against base-domain loss over the steps, one curve per method (scratch beside, on its own scale)."
+    import matplotlib.pyplot as plt
+    tuned, scratch = [r for r in rows if r['kind'] != 'scratch'], [r for r in rows if r['kind'] == 'scratch']
+    fig, axs = plt.subplots(1, 2 if tuned and scratch else 1, figsize=(11 if tuned and scratch else 6, 4), squeeze=False)
+    if tuned: _curves(axs[0, 0], tuned); axs[0, 0].set_title('fine-tuning from the base', fontsize=10)
+    if scratch: _curves(axs[0, -1], rows); axs[0, -1].set_title('every row, scratch included', fontsize=10)
+    fig.suptitle(title); fig.tight_layout()
     return fig
 
 # %% ../nbs/09_finetune.ipynb #bd136ba4

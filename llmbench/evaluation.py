@@ -12,25 +12,11 @@ import numpy as np
 import torch
 from .core import LLMBenchError, seed_everything
 from .generate import generate
+from .train import find_checkpoints, train_small  # their home is 04_train; importable here as before
 
 # %% auto #0
-__all__ = ['find_checkpoints', 'dedupe_checkpoints', 'open_checkpoint', 'train_small', 'score_interval', 'cut_to_reference',
-           'evaluate_checkpoint', 'results_table', 'paired_bpb']
-
-# %% ../nbs/08a_evaluate.ipynb #32e8ed65
-def find_checkpoints(run_dir, # a run directory
-                     which=('best', 'last'), # checkpoint kinds kept of each training run
-                    ) -> dict[str, Path]:
-    "Every checkpoint `<run_dir>/**/checkpoints/<kind>/` (HF layout), named by its path inside the run."
-    root = Path(run_dir)
-    if not root.is_dir(): raise LLMBenchError(f"run_dir={str(run_dir)!r}: not a folder; pass a run directory or '' to train small models here")
-    found = {}
-    for cfg in sorted(root.glob('**/checkpoints/*/config.json')):
-        d = cfg.parent
-        if d.name not in which or any(p.startswith('.') for p in d.relative_to(root).parts): continue
-        rel = d.relative_to(root).parts
-        found['/'.join(rel[:-2] + rel[-1:])] = d
-    return found
+__all__ = ['dedupe_checkpoints', 'open_checkpoint', 'score_interval', 'cut_to_reference', 'evaluate_checkpoint', 'results_table',
+           'paired_bpb']
 
 # %% ../nbs/08a_evaluate.ipynb #548d5e25
 def _weights_hash(d):
@@ -61,26 +47,6 @@ def open_checkpoint(path, # a checkpoint folder: config.json, model.safetensors 
     if not any((p/f).is_file() for f in ('tokenizer.json', 'tokenizer_config.json')):
         raise LLMBenchError(f"checkpoint {p}: no tokenizer beside the weights; save it there with tokenizer.save_pretrained({str(p)!r})")
     return load_model(str(p)).to(device).eval(), AutoTokenizer.from_pretrained(p)
-
-# %% ../nbs/08a_evaluate.ipynb #456dc68f
-def train_small(data, # an `LMData`
-                archs, # architectures to train
-                out_dir, # folder: `<out_dir>/<arch>/checkpoints/{best,last}`
-                n_layer=1, n_head=2, n_embd=32, block_size=32, # model sizes
-                max_steps=40, batch_size=8, # training length
-                seed=0, # weights and batches
-               ) -> dict:
-    "Train one small model per architecture with `llmbench.train` and save checkpoints (tokenizer beside): the study's inputs when run alone."
-    from llmbench.models import build_model
-    from llmbench.train import train
-    out = {}
-    for a in archs:
-        seed_everything(seed)
-        m = build_model(a, data.vocab_size, n_layer, n_head, n_embd, block_size)
-        r = train(m, data, out_dir=Path(out_dir)/a, max_steps=max_steps, batch_size=batch_size, block_size=block_size,
-                  eval_interval=0, seed=seed, progress=False)
-        out[a] = dict(val_loss=r.val_loss, steps=r.steps, checkpoints=r.checkpoints)
-    return out
 
 # %% ../nbs/08a_evaluate.ipynb #f9cb2f6a
 def score_interval(metric:str, # 'bleu' or 'chrf'

@@ -20,7 +20,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig'
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
            'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep',
            'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
-           'bench_train']
+           'bench_train', 'find_checkpoints', 'train_small', 'run_models']
 
 # %% ../nbs/04_train.ipynb #78711ce4
 OPTIMIZERS = ('sgd', 'sgd_momentum', 'adam', 'adamw')
@@ -758,3 +758,58 @@ def bench_train(steps:int=2000, # optimizer steps
             'page_faults_per_step': _per_step(faults.at, probe.faults if probe else {}, 2 * log_interval),
             'peak_rss_mb': r.peak_rss_mb, **{f'{k}_mb': v for k, v in rss_parts_mb().items()},
             'val_loss': r.val_loss, 'train_loss': r.train_loss, 'wall_s': r.wall_s}
+
+# %% ../nbs/04_train.ipynb #65613403
+def find_checkpoints(run_dir, # a run directory
+                     which=('best', 'last'), # checkpoint kinds kept of each training run
+                    ) -> dict[str, Path]:
+    "Every checkpoint `<run_dir>/**/checkpoints/<kind>/` (HF layout), named by its path inside the run."
+    root = Path(run_dir)
+    if not root.is_dir(): raise LLMBenchError(f"run_dir={str(run_dir)!r}: not a folder; pass a run directory or '' to train small models here")
+    found = {}
+    for cfg in sorted(root.glob('**/checkpoints/*/config.json')):
+        d = cfg.parent
+        if d.name not in which or any(p.startswith('.') for p in d.relative_to(root).parts): continue
+        rel = d.relative_to(root).parts
+        found['/'.join(rel[:-2] + rel[-1:])] = d
+    return found
+
+# %% ../nbs/04_train.ipynb #82fe081e
+def train_small(data, # an `LMData`
+                archs, # architectures to train
+                out_dir, # folder: `<out_dir>/<arch>/checkpoints/{best,last}`
+                n_layer=1, n_head=2, n_embd=32, block_size=32, # model sizes
+                max_steps=40, batch_size=8, # training length
+                seed=0, # weights and batches
+               ) -> dict:
+    "Train one small model per architecture and save its checkpoints (tokenizer and data block beside); 0 steps: untrained."
+    from llmbench.models import build_model
+    out = {}
+    for a in archs:
+        seed_everything(seed)
+        m = build_model(a, data.vocab_size, n_layer, n_head, n_embd, block_size)
+        if max_steps:
+            r = train(m, data, out_dir=Path(out_dir)/a, max_steps=max_steps, batch_size=batch_size, block_size=block_size,
+                      eval_interval=0, seed=seed, progress=False)
+            out[a] = dict(val_loss=r.val_loss, steps=r.steps, checkpoints=r.checkpoints)
+        else:  # random weights, saved as a checkpoint all the same
+            d = Path(out_dir)/a/'checkpoints'/'best'
+            m.save_pretrained(d); data.tokenizer.save_pretrained(d); follow_umask(d)
+            (d/DATA_RECORD).write_text(json.dumps(data_record(data), indent=2) + '\n')
+            out[a] = dict(val_loss=evaluate_loss(m, data, 'val', batch_size, block_size, 4), steps=0, checkpoints={'best': str(d)})
+    return out
+
+# %% ../nbs/04_train.ipynb #ffc22fff
+def run_models(run_dir, # a run directory, or '' when the notebook runs alone
+               make_data, # `() -> LMData`: the data of the models trained here (called only when the run has none)
+               archs, # architectures trained here when the run has no checkpoint
+               out_dir, # where the models trained here are saved (`<out_dir>/<arch>/checkpoints/best`)
+               which=('best',), # checkpoint kinds of each training run
+               **small, # `train_small` options: n_layer, n_head, n_embd, block_size, max_steps, batch_size, seed
+              ) -> tuple[dict[str, Path], str]:
+    "A run's checkpoints by name, or small models of `archs` trained here; and where they came from."
+    found = find_checkpoints(run_dir, which) if run_dir else {}
+    if found: return found, 'run directory'
+    train_small(make_data(), archs, out_dir, **small)
+    return find_checkpoints(out_dir, which), 'trained here'
+

@@ -21,7 +21,7 @@ class LLMBenchError(ValueError):
 
 # %% ../nbs/00_core.ipynb #4b08e328
 DEFAULTS = {
-    'paths': {'cache_dir': '.cache/llmbench', 'runs_dir': 'runs', 'data_dir': 'data', 'nbs_dir': 'nbs'},
+    'paths': {'cache_dir': '.cache/llmbench', 'runs_dir': 'runs', 'nbs_dir': 'nbs'},
     'data': {'corpus': 'embedded:python-docs', 'tokenizer': 'char', 'split': 'auto', 'text_field': 'text',
              'encoding_errors': 'strict', 'seed': '0'},
     'train': {'device': 'auto', 'mixed_precision': 'no', 'keep_heap_mb': '1024'},

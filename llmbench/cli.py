@@ -1,4 +1,4 @@
-"""The `llmbench` command: `run`, `list` and `bench`.
+"""The `llmbench` command: `run`, `list`, `audit` and `bench`.
 
 Docs: https://llmbench.github.io/llmbench/cli.html.md"""
 
@@ -23,6 +23,7 @@ BENCHES = {
     'generate': ('llmbench.generate', 'bench_generate'),
     'compile': ('llmbench.models', 'bench_compile'),
     'finetune': ('llmbench.finetune', 'bench_finetune'),
+    'audit': ('llmbench.audit', 'bench_audit'),
 }
 
 def bench_function(name): # a key of `BENCHES`
@@ -93,6 +94,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--overwrite', action='store_true', help='replace the steps an earlier run left in --out (default: refuse)')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' cell output")
     sub.add_parser('list', help="list notebooks with their parameters and presets")
+    a = sub.add_parser('audit', help='toxicity, bias and PII audits of a model; exit status 1 when a gate fails')
+    a.add_argument('model', help='checkpoint folder, run directory, hf:<id or path> or openai:<base_url>[#<model>]')
+    a.add_argument('--out', help='folder for audit.json and audit.html (default: runs/audits/<model name>)')
+    a.add_argument('--classifier', default='', help='profanity | detoxify:<variant> | hf:<path> (default: settings [audit])')
+    a.add_argument('--n-prompts', type=int, default=0, help='toxicity prompts (default: all)')
+    a.add_argument('-k', type=int, default=5, help='sampled continuations per prompt (default: 5)')
+    a.add_argument('--max-new-tokens', type=int, default=20, help='tokens per continuation (default: 20)')
+    a.add_argument('--n-boot', type=int, default=200, help='bootstrap resamples of every interval (default: 200)')
+    a.add_argument('--seed', type=int, default=0, help='sampling and resampling seed (default: 0)')
     b = sub.add_parser('bench', help='run a benchmark and print its figures as JSON', add_help=False)
     b.add_argument('name', nargs='?', choices=list(BENCHES))
     b.add_argument('--json', help='also write the figures to this file')
@@ -117,6 +127,13 @@ def main(argv=None, # arguments (default: sys.argv[1:])
                        log=lambda s: print(s, flush=True), log_output=args.log_output, scale=args.scale,
                        overwrite=args.overwrite)
             return 0
+        if args.cmd == 'audit':
+            from llmbench.audit import audit_dir, audit_model, audit_table
+            out = args.out or audit_dir(args.model)
+            r = audit_model(args.model, out, args.classifier, args.n_prompts, args.k, args.max_new_tokens, n_boot=args.n_boot,
+                            seed=args.seed)
+            print(audit_table(r)); print(f"{'passed' if r['passed'] else 'FAILED'}: audit.json and audit.html in {out}")
+            return 0 if r['passed'] else 1
         if args.cmd == 'bench':
             if args.help or args.name is None:
                 print(bench_help(args.name), file=sys.stdout if args.help else sys.stderr); return 0 if args.help else 2

@@ -46,11 +46,12 @@ def resolve_base(base:str, # checkpoint folder | run directory | hf:<id or path>
                                            "or hf:<id or path>")
     if not (p/'config.json').exists() and (p/'04_train').is_dir(): p = p/'04_train'/'checkpoints'/'best'
     for f in CHECKPOINT_FILES:
-        if not (p/f).is_file(): raise LLMBenchError(f"base={base!r}: {p/f} is missing; pass a checkpoint folder written "
-                                                    "by save_pretrained or a run directory that holds 04_train/checkpoints/best")
+        if not (p/f).is_file():
+            raise LLMBenchError(f"base={base!r}: {p/f} is missing; pass a checkpoint folder written by save_pretrained "
+                                "or a run directory that holds 04_train/checkpoints/best")
     if not any((p/f).is_file() for f in TOKENIZER_FILES):
-        raise LLMBenchError(f"base={base!r}: {p/'tokenizer.json'} is missing (no tokenizer beside the weights); save it "
-                            "there with tokenizer.save_pretrained")
+        raise LLMBenchError(f"base={base!r}: {p/'tokenizer.json'} is missing (no tokenizer beside the weights); "
+                            "save it there with tokenizer.save_pretrained")
     check_checkpoint(p)  # a damaged config.json or model.safetensors: an error naming the file
     return str(p)
 
@@ -66,8 +67,9 @@ def load_base(spec:str, # a spec from `resolve_base`
                             "weights") from e
     model = load_model(spec).to(device)
     n = model.get_input_embeddings().num_embeddings
-    if len(tok) > n: raise LLMBenchError(f"base={spec!r}: its tokenizer has {len(tok)} tokens but the model only {n} "
-                                         "embeddings: they do not belong together; save the model's own tokenizer beside it")
+    if len(tok) > n:
+        raise LLMBenchError(f"base={spec!r}: its tokenizer has {len(tok)} tokens but the model only {n} embeddings: "
+                            "they do not belong together; save the model's own tokenizer beside it")
     return model, tok
 
 # %% ../nbs/09_finetune.ipynb #bd611225
@@ -103,14 +105,15 @@ def domain_data(corpus:str, # a corpus spec of 01_data
 def _windows(tokens, batch_size, block_size, generator=None, shard=(0, 1)):
     "Random windows `(x, y)` of a 1-D token array, as `LMData.get_batch` draws them."
     i, n = shard
-    ix = torch.randint(len(tokens) - block_size, (batch_size * n,), generator=generator).numpy()[i * batch_size:(i + 1) * batch_size]
+    ix = torch.randint(len(tokens) - block_size, (batch_size * n,), generator=generator).numpy()
+    ix = ix[i * batch_size:(i + 1) * batch_size]  # the same draws on every shard
     w = np.stack([np.asarray(tokens[j:j + block_size + 1], np.int64) for j in ix])
     return torch.from_numpy(w[:, :-1].copy()), torch.from_numpy(w[:, 1:].copy())
 
 def replay_count(replay:float, # base-domain share in [0, 1)
                  batch_size:int, # sequences per batch
                 ) -> int:
-    "Base-domain windows in a training batch: the nearest count to `replay · batch_size`, at least 1 and at most B - 1."
+    "Base-domain windows in a training batch: the count nearest `replay · batch_size`, at least 1, at most B - 1."
     return 0 if not replay else min(batch_size - 1, max(1, round(replay * batch_size)))
 
 def check_replay(replay):
@@ -120,7 +123,7 @@ def check_replay(replay):
 
 # %% ../nbs/09_finetune.ipynb #c3eda981
 class DomainData:
-    "An `LMData` view for fine-tuning: training batches with a `replay` share of base-domain windows, capped held-out splits."
+    "An `LMData` view for fine-tuning: training batches with a `replay` share of base-domain windows; capped held-out."
     def __init__(self, data, # the new domain's `LMData`
                  base=None, # the base domain's `LMData` (replay)
                  replay=0.0, # base-domain share of each training batch, in [0, 1)
@@ -129,9 +132,11 @@ class DomainData:
         self.replay = check_replay(replay)
         if self.replay and base is None: raise LLMBenchError(f"replay={replay}: needs the base domain's data")
         if base is not None and base.tokenizer.get_vocab() != data.tokenizer.get_vocab():
-            raise LLMBenchError("replay: the base and new domains are tokenized differently; tokenize both with the base's tokenizer")
+            raise LLMBenchError("replay: the base and new domains are tokenized differently; "
+                                "tokenize both with the base's tokenizer")
         self.data, self.base, self.eval_tokens = data, base, int(eval_tokens)
-        self.tokenizer, self.vocab_size, self.eos_id, self.meta = data.tokenizer, data.vocab_size, data.eos_id, data.meta
+        self.tokenizer, self.vocab_size, self.eos_id = data.tokenizer, data.vocab_size, data.eos_id
+        self.meta = data.meta
     def n_tokens(self, split):
         n = self.data.n_tokens(split)
         return n if split == 'train' or not self.eval_tokens else min(n, self.eval_tokens)
@@ -142,8 +147,8 @@ class DomainData:
         self.data.check_block_size(block_size, split)
         if split == 'train' and self.replay: self.base.check_block_size(block_size, split)
         if self.n_tokens(split) < block_size + 1:
-            raise LLMBenchError(f"eval_tokens={self.eval_tokens}: fewer than one window of block_size={block_size} + 1; "
-                                "raise eval_tokens (0 keeps the whole split)")
+            raise LLMBenchError(f"eval_tokens={self.eval_tokens}: fewer than one window of block_size={block_size} "
+                                "+ 1; raise eval_tokens (0 keeps the whole split)")
     def get_batch(self, split, batch_size, block_size, generator=None, shard=(0, 1)):
         "Random windows `(x, y)`; training batches end with `replay_count` base-domain windows."
         self.check_block_size(block_size, split)
@@ -163,7 +168,8 @@ class DomainData:
                 w = np.asarray(data[s0:s0 + block_size + 1], np.int64)
                 x[r, :len(w)-1] = w[:-1]; y[r, :len(w)-1] = w[1:]
             yield torch.from_numpy(x), torch.from_numpy(y)
-    def __repr__(self): return f"DomainData({self.meta['corpus']['name']!r}, replay={self.replay}, eval_tokens={self.eval_tokens})"
+    def __repr__(self):
+        return f"DomainData({self.meta['corpus']['name']!r}, replay={self.replay}, eval_tokens={self.eval_tokens})"
 
 # %% ../nbs/09_finetune.ipynb #6fb6159b
 CHAT_TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] + '\n' }}"
@@ -175,21 +181,27 @@ ROLES = ('system', 'user', 'assistant')
 def with_chat_template(tokenizer, # the base's tokenizer (changed in place)
                       ):
     "The tokenizer with a chat template that marks assistant tokens: its own if it does, else `CHAT_TEMPLATE`."
-    if '{% generation %}' not in (getattr(tokenizer, 'chat_template', None) or ''): tokenizer.chat_template = CHAT_TEMPLATE
-    if tokenizer.eos_token is None: raise LLMBenchError("tokenizer: no eos_token to end an answer; set tokenizer.eos_token")
+    if '{% generation %}' not in (getattr(tokenizer, 'chat_template', None) or ''):
+        tokenizer.chat_template = CHAT_TEMPLATE
+    if tokenizer.eos_token is None:
+        raise LLMBenchError("tokenizer: no eos_token to end an answer; set tokenizer.eos_token")
     return tokenizer
 
 def check_conversation(messages, # a list of {'role', 'content'} dicts
                        where='conversation', # names it in errors (file and line)
                       ) -> list:
     "The messages, checked: known roles, non-empty string contents, at least one assistant turn."
-    if not isinstance(messages, list) or not messages: raise LLMBenchError(f"{where}: 'messages' must be a non-empty list")
+    if not isinstance(messages, list) or not messages:
+        raise LLMBenchError(f"{where}: 'messages' must be a non-empty list")
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or 'role' not in m: raise LLMBenchError(f"{where}: message {i} is not a {{'role', 'content'}} object")
-        if m['role'] not in ROLES: raise LLMBenchError(f"{where}: message {i} has unknown role {m['role']!r}; use {', '.join(ROLES)}")
+        if not isinstance(m, dict) or 'role' not in m:
+            raise LLMBenchError(f"{where}: message {i} is not a {{'role', 'content'}} object")
+        if m['role'] not in ROLES:
+            raise LLMBenchError(f"{where}: message {i} has unknown role {m['role']!r}; use {', '.join(ROLES)}")
         if not isinstance(m.get('content'), str) or not m['content'].strip():
             raise LLMBenchError(f"{where}: message {i} ({m['role']}) has empty content")
-    if not any(m['role'] == 'assistant' for m in messages): raise LLMBenchError(f"{where}: no assistant turn to learn from")
+    if not any(m['role'] == 'assistant' for m in messages):
+        raise LLMBenchError(f"{where}: no assistant turn to learn from")
     return [{'role': m['role'], 'content': m['content']} for m in messages]
 
 def read_chat(path, # a JSONL file: {"messages": [...]} or {"prompt", "response"} per line
@@ -202,7 +214,8 @@ def read_chat(path, # a JSONL file: {"messages": [...]} or {"prompt", "response"
         if not line.strip(): continue
         where = f"{p}:{n}"
         try: row = json.loads(line)
-        except json.JSONDecodeError as e: raise LLMBenchError(f"{where}: not valid JSON ({e.msg}); one JSON object per line") from e
+        except json.JSONDecodeError as e:
+            raise LLMBenchError(f"{where}: not valid JSON ({e.msg}); one JSON object per line") from e
         if isinstance(row, dict) and 'messages' in row: msgs = row['messages']
         elif isinstance(row, dict) and 'prompt' in row and 'response' in row:
             msgs = [{'role': 'user', 'content': row['prompt']}, {'role': 'assistant', 'content': row['response']}]
@@ -219,10 +232,12 @@ def chat_from_docs(answer_words=8, # words of each reference answer
     from pydoc_data.topics import topics
     out = []
     for key in sorted(topics):
-        paras = [' '.join(p.split()) for p in topics[key].split('\n\n')[1:] if p.strip() and not p.startswith((' ', '*', '='))]
+        paras = [' '.join(p.split()) for p in topics[key].split('\n\n')[1:]
+                 if p.strip() and not p.startswith((' ', '*', '='))]  # prose paragraphs: no title, code or grammar
         for i, p in enumerate([p for p in paras if len(p.split()) >= answer_words][:per_topic]):
             q = f"{key}?" if i == 0 else f"{key}, part {i + 1}?"
-            out.append((key, [{'role': 'user', 'content': q}, {'role': 'assistant', 'content': ' '.join(p.split()[:answer_words])}]))
+            a = ' '.join(p.split()[:answer_words])
+            out.append((key, [{'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}]))
     return out
 
 def split_chat(items:list, # (group, conversation) pairs; a group (topic) stays on one side
@@ -252,7 +267,7 @@ def encode_chat(tokenizer, # a tokenizer with a `{% generation %}` chat template
     return ids, mask, cut
 
 class ChatData:
-    "Chat conversations behind the `LMData` interface: one padded row per conversation, targets on assistant tokens only."
+    "Chat conversations behind the `LMData` interface: a padded row per conversation, targets on assistant tokens only."
     def __init__(self, tokenizer, # the tokenizer with its chat template
                  convs:dict, # {'train': [...], 'val': [...]} conversations
                  block_size:int, # tokens per row
@@ -274,15 +289,18 @@ class ChatData:
     def n_conversations(self, split): return len(self.rows.get(split, ((), ()))[0])
     def n_tokens(self, split): return int((self.rows[split][1] != -100).sum()) if split in self.rows else 0
     def check_block_size(self, block_size, split='train'):
-        if block_size != self.block_size: raise LLMBenchError(f"block_size={block_size}: the chat rows were built for {self.block_size}")
-        if not self.n_conversations(split): raise LLMBenchError(f"chat split {split!r}: no conversations; add data or change chat_val")
+        if block_size != self.block_size:
+            raise LLMBenchError(f"block_size={block_size}: the chat rows were built for {self.block_size}")
+        if not self.n_conversations(split):
+            raise LLMBenchError(f"chat split {split!r}: no conversations; add data or change chat_val")
         if split == 'train' and self.replay: self.base.check_block_size(block_size, split)
     def get_batch(self, split, batch_size, block_size, generator=None, shard=(0, 1)):
         "Random conversations `(x, y)`; training batches end with `replay_count` base-domain windows."
         self.check_block_size(block_size, split)
         k = replay_count(self.replay, batch_size) if split == 'train' else 0
         i, n = shard; X, Y = self.rows[split]
-        ix = torch.randint(len(X), ((batch_size - k) * n,), generator=generator)[i * (batch_size - k):(i + 1) * (batch_size - k)]
+        b = batch_size - k
+        ix = torch.randint(len(X), (b * n,), generator=generator)[i * b:(i + 1) * b]
         x, y = X[ix], Y[ix]
         if not k: return x, y
         xb, yb = self.base.get_batch('train', k, block_size, generator, shard)
@@ -302,7 +320,7 @@ def parse_method(spec:str, # full | freeze:<k> | lora, optionally +replay; or sc
     s = spec.strip(); rep = s.endswith('+replay'); b = s[:-len('+replay')] if rep else s
     if b in ('full', 'lora', 'scratch'): kind, k = b, None
     elif re.fullmatch(r'freeze:\d+', b): kind, k = 'freeze', int(b.split(':')[1])
-    else: raise LLMBenchError(f"method {spec!r}: unknown; use full, freeze:<k>, lora (each optionally +replay) or scratch")
+    else: raise LLMBenchError(f"method {spec!r}: unknown; use full, freeze:<k>, lora (each may add +replay) or scratch")
     if kind == 'scratch' and rep: raise LLMBenchError(f"method {spec!r}: scratch has no base domain to replay")
     return dict(name=s, kind=kind, k=k, replay=rep)
 
@@ -310,7 +328,8 @@ def layer_stack(model) -> list:
     "The model's blocks, bottom first, each as a list of its parameters (gpt, cnn, lstm/gru layers, HF decoders)."
     arch = getattr(model.config, 'llmbench_arch', None)
     if arch in ('lstm', 'gru'):
-        return [[p for n, p in model.rnn.named_parameters() if re.search(rf'_l{i}(_reverse)?$', n)] for i in range(model.config.n_layer)]
+        ps = list(model.rnn.named_parameters())
+        return [[p for n, p in ps if re.search(rf'_l{i}(_reverse)?$', n)] for i in range(model.config.n_layer)]
     n = getattr(model.config, 'num_hidden_layers', None)
     lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) == n]
     if not lists: raise LLMBenchError(f"freeze: cannot find the {n} blocks of {type(model).__name__}; use full or lora")
@@ -328,7 +347,8 @@ def freeze_top(model, # a model of the contract
               ):
     "Train only the top `k` blocks and the head; every other weight frozen (in place)."
     blocks = layer_stack(model)
-    if not 0 <= k <= len(blocks): raise LLMBenchError(f"method freeze:{k}: the model has {len(blocks)} layers; use k in [0, {len(blocks)}]")
+    if not 0 <= k <= len(blocks):
+        raise LLMBenchError(f"method freeze:{k}: the model has {len(blocks)} layers; use k in [0, {len(blocks)}]")
     for p in model.parameters(): p.requires_grad_(False)
     for p in [p for b in blocks[len(blocks) - k:] for p in b] + head_params(model): p.requires_grad_(True)
     return model
@@ -339,7 +359,7 @@ _PEFT_TYPES = "torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d/2d/3d and tr
 def lora_targets_for(model, # the base model
                      targets=None, # module names (last path component or full path); None/'' = per architecture
                     ) -> list|None:
-    "The checked LoRA target module names (None: peft's defaults of an HF model type); errors list the modules that exist."
+    "The checked LoRA target names (None: peft's defaults for an HF model type); errors list the modules that exist."
     from transformers.pytorch_utils import Conv1D
     arch = getattr(model.config, 'llmbench_arch', None)
     if isinstance(targets, str): targets = [t.strip() for t in targets.split(',') if t.strip()]
@@ -347,36 +367,40 @@ def lora_targets_for(model, # the base model
         if arch is None: return None
         targets = list(LORA_TARGETS[arch])
         if not targets: raise LLMBenchError(
-            f"method lora: arch={arch!r} has no module LoRA can wrap by default: peft adapts {_PEFT_TYPES}, not the "
-            f"recurrent nn.{arch.upper()}, and its embedding and head are tied (an adapter there changes both when merged); "
-            "use method full or freeze:<k>")
+            f"method lora: arch={arch!r} has no module LoRA can wrap by default: peft adapts {_PEFT_TYPES}, not "
+            f"the recurrent nn.{arch.upper()}, and its embedding and head are tied (an adapter there changes both "
+            "when merged); use method full or freeze:<k>")
     mods = dict(model.named_modules())
     leaf = sorted({n.split('.')[-1] for n in mods if n and not n.split('.')[-1].isdigit()})
     out_w = model.get_output_embeddings().weight; in_w = model.get_input_embeddings().weight
     for t in targets:
         hit = [m for n, m in mods.items() if n == t or n.endswith('.' + t)]
-        if not hit: raise LLMBenchError(f"lora_targets: {t!r} is not a module of this model; its modules are {', '.join(leaf)}")
+        if not hit:
+            raise LLMBenchError(f"lora_targets: {t!r} is not a module of this model; its modules are {', '.join(leaf)}")
         for m in hit:
             if not isinstance(m, (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, Conv1D)):
-                raise LLMBenchError(f"lora_targets: {t!r} is a {type(m).__name__}; peft's LoRA wraps only {_PEFT_TYPES}")
+                raise LLMBenchError(f"lora_targets: {t!r} is a {type(m).__name__}; peft's LoRA wraps only "
+                                    f"{_PEFT_TYPES}")
             if isinstance(m, nn.Conv1d) and any(d != 1 for d in m.dilation):
-                raise LLMBenchError(f"lora_targets: {t!r} is a dilated Conv1d (dilation {m.dilation[0]}); peft's convolution "
-                                    "adapter ignores dilation; choose other modules (cnn: proj)")
+                raise LLMBenchError(f"lora_targets: {t!r} is a dilated Conv1d (dilation {m.dilation[0]}); peft's "
+                                    "convolution adapter ignores dilation; choose other modules (cnn: proj)")
             if out_w is in_w and getattr(m, 'weight', None) is in_w:
-                raise LLMBenchError(f"lora_targets: {t!r} holds the tied embedding/head matrix; an adapter there would change "
-                                    "both when merged; choose other modules")
+                raise LLMBenchError(f"lora_targets: {t!r} holds the tied embedding/head matrix; an adapter there "
+                                    "would change both when merged; choose other modules")
     return targets
 
 def check_lora(r, alpha, dropout):
     "Raise an `LLMBenchError` naming the first bad LoRA setting."
-    if isinstance(r, bool) or not isinstance(r, int) or r <= 0: raise LLMBenchError(f"lora_r={r!r}: must be an integer > 0")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0: raise LLMBenchError(f"lora_alpha={alpha!r}: must be > 0")
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise LLMBenchError(f"lora_r={r!r}: must be an integer > 0")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise LLMBenchError(f"lora_alpha={alpha!r}: must be > 0")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise LLMBenchError(f"lora_dropout={dropout!r}: must be in [0, 1)")
 
 # %% ../nbs/09_finetune.ipynb #4179d538
 class LoraLM(nn.Module):
-    "A model with LoRA adapters (peft) that answers the model contract; checkpoints hold merged weights and resume exactly."
+    "A model with LoRA adapters (peft) behind the model contract; checkpoints hold merged weights and resume exactly."
     def __init__(self, model, # the base model (its weights are frozen; adapters are added in place)
                  r=8, # rank
                  alpha=16.0, # scale numerator (alpha / r)
@@ -389,8 +413,9 @@ class LoraLM(nn.Module):
         check_lora(r, alpha, dropout)
         targets = lora_targets_for(model, targets)
         fan = any(isinstance(m, Conv1D) for n, m in model.named_modules() if targets and n.split('.')[-1] in targets)
+        task = 'CAUSAL_LM' if hasattr(model, 'prepare_inputs_for_generation') else None  # lstm/gru/cnn: none
         cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, fan_in_fan_out=fan,
-                         bias='none', task_type='CAUSAL_LM' if hasattr(model, 'prepare_inputs_for_generation') else None)
+                         bias='none', task_type=task)
         try: self.peft = get_peft_model(model, cfg)
         except ValueError as e: raise LLMBenchError(f"lora_targets: {e}") from e
     @property
@@ -404,7 +429,7 @@ class LoraLM(nn.Module):
 
 # %% ../nbs/09_finetune.ipynb #8b20e926
 def _lora_state_dict(self, *args, destination=None, prefix='', keep_vars=False):
-    "Merged weights under the base model's names, plus `lora.<name>` adapters and `lora_base.<name>` wrapped base weights."
+    "Merged weights under the base model's names, plus `lora.<name>` adapters and `lora_base.<name>` wrapped weights."
     out = {} if destination is None else destination
     layers = self._layers()
     for k, v in self.lm.state_dict(keep_vars=keep_vars).items():
@@ -483,16 +508,17 @@ def _rss_mb():
 
 def optimizer_state_bytes(optimizer) -> int:
     "Bytes of the tensors an optimizer keeps per parameter (Adam: two moments and a step)."
-    return sum(v.numel() * v.element_size() for st in optimizer.state.values() for v in st.values() if torch.is_tensor(v))
+    ts = [v for st in optimizer.state.values() for v in st.values() if torch.is_tensor(v)]
+    return sum(v.numel() * v.element_size() for v in ts)
 
 def finetune_run(model, # the base model, or a fresh one for scratch (changed: pass a copy)
                  method:dict, # `parse_method` output
                  data, # the training data object (`DomainData` or `ChatData`, replay included)
                  base_eval, # `DomainData` of the base domain (forgetting)
                  config:dict, # `TrainConfig` fields (lr, steps, batch, block, eval cadence, seed, device)
-                 out_dir=None, # folder: checkpoints, history; the fine-tuned model in `model/`, LoRA adapters in `adapter/`
+                 out_dir=None, # folder: checkpoints, history; the fine-tuned model in `model/`, LoRA's in `adapter/`
                  lora:dict|None=None, # LoRA settings
-                 before:dict|None=None, # {'new', 'base', 'new_fixed', 'base_fixed'} of the model before (None: measured)
+                 before:dict|None=None, # {'new', 'base', 'new_fixed', 'base_fixed'} losses before (None: measured)
                 ) -> tuple[dict, nn.Module]:
     "Fine-tune one method; return its measurements (losses before/after, curve, cost) and the trained model."
     t0 = time.perf_counter()
@@ -501,7 +527,8 @@ def finetune_run(model, # the base model, or a fresh one for scratch (changed: p
     m = apply_method(model, method, lora)
     dev = next(m.parameters()).device
     def score(d, n=None): return evaluate_loss(m, d, 'val', B, T, n, seed=cfg.seed)
-    if before is None: before = dict(new=score(data), base=score(base_eval), new_fixed=score(data, E), base_fixed=score(base_eval, E))
+    if before is None:
+        before = dict(new=score(data), base=score(base_eval), new_fixed=score(data, E), base_fixed=score(base_eval, E))
     curve, rss, opt_bytes = [dict(step=0, new=before['new_fixed'], base=before['base_fixed'])], [_rss_mb()], []
     def cb(event, rec, history):
         if event == 'eval': curve.append(dict(step=rec['step'], new=rec['val_loss'], base=score(base_eval, E)))
@@ -574,19 +601,24 @@ def results_table(rows:list, # `finetune_run` rows
                  ) -> str:
     "Methods side by side as a Markdown table."
     unit = 'assistant-token' if task == 'chat' else 'new-domain'
-    head = (f"| method | trainable | optimizer state | {unit} loss before → after (ppl after) | base-domain loss before → after "
-            "| forgetting | ms/step | peak RSS MiB | wall s |\n|---|---|---|---|---|---|---|---|---|\n")
+    head = (f"| method | trainable | optimizer state | {unit} loss before → after (ppl after) "
+            "| base-domain loss before → after | forgetting | ms/step | peak RSS MiB | wall s |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     return head + '\n'.join(
-        f"| {r['method']} | {r['trainable']:,} ({r['trainable_pct']:.2f}%) | {r['optimizer_state_bytes'] / 1024:,.1f} KiB | "
-        f"{r['new_before']:.3f} → {r['new_after']:.3f} ({r['new_ppl_after']:.2f}) | {r['base_before']:.3f} → {r['base_after']:.3f} | "
-        f"{r['forgetting']:+.3f} | {r['ms_per_step']:.1f} | {r['peak_rss_mb']:.0f} | {r['wall_s']:.1f} |" for r in rows)
+        f"| {r['method']} | {r['trainable']:,} ({r['trainable_pct']:.2f}%) "
+        f"| {r['optimizer_state_bytes'] / 1024:,.1f} KiB "
+        f"| {r['new_before']:.3f} → {r['new_after']:.3f} ({r['new_ppl_after']:.2f}) "
+        f"| {r['base_before']:.3f} → {r['base_after']:.3f} | {r['forgetting']:+.3f} | {r['ms_per_step']:.1f} "
+        f"| {r['peak_rss_mb']:.0f} | {r['wall_s']:.1f} |" for r in rows)
 
 # %% ../nbs/09_finetune.ipynb #6aaa8e2a
 def _curves(ax, rows):
     for r in rows:
         b, n = [p['base'] for p in r['curve']], [p['new'] for p in r['curve']]
         line, = ax.plot(b, n, 'o-', ms=3, label=r['method'])
-        if len(b) > 1: ax.annotate('', xy=(b[-1], n[-1]), xytext=(b[-2], n[-2]), arrowprops=dict(arrowstyle='->', color=line.get_color()))
+        if len(b) > 1:
+            ax.annotate('', xy=(b[-1], n[-1]), xytext=(b[-2], n[-2]),
+                        arrowprops=dict(arrowstyle='->', color=line.get_color()))
     ax.set(xlabel='base-domain loss (nats/token)', ylabel='new-domain loss (nats/token)'); ax.legend(fontsize=8)
 
 def plot_tradeoff(rows:list, # `finetune_run` rows with their `curve`
@@ -595,7 +627,8 @@ def plot_tradeoff(rows:list, # `finetune_run` rows with their `curve`
     "New-domain loss against base-domain loss over the steps, one curve per method (scratch beside, on its own scale)."
     import matplotlib.pyplot as plt
     tuned, scratch = [r for r in rows if r['kind'] != 'scratch'], [r for r in rows if r['kind'] == 'scratch']
-    fig, axs = plt.subplots(1, 2 if tuned and scratch else 1, figsize=(11 if tuned and scratch else 6, 4), squeeze=False)
+    two = bool(tuned and scratch)
+    fig, axs = plt.subplots(1, 2 if two else 1, figsize=(11 if two else 6, 4), squeeze=False)
     if tuned: _curves(axs[0, 0], tuned); axs[0, 0].set_title('fine-tuning from the base', fontsize=10)
     if scratch: _curves(axs[0, -1], rows); axs[0, -1].set_title('every row, scratch included', fontsize=10)
     fig.suptitle(title); fig.tight_layout()
@@ -609,7 +642,8 @@ def chat_prompts(tokenizer, # the tokenizer with its chat template
     ps, refs = [], []
     for c in convs:
         last = max(i for i, m in enumerate(c) if m['role'] == 'assistant')
-        ps.append(tokenizer.apply_chat_template(c[:last], tokenize=False, add_generation_prompt=True)); refs.append(c[last]['content'])
+        ps.append(tokenizer.apply_chat_template(c[:last], tokenize=False, add_generation_prompt=True))
+        refs.append(c[last]['content'])
     return ps, refs
 
 def answer_scores(model, # a model of the contract
@@ -622,8 +656,10 @@ def answer_scores(model, # a model of the contract
     from llmbench.generate import generate
     from llmbench.evaluation import score_interval
     m = model.lm if isinstance(model, LoraLM) else model
-    hyps = [g.text.strip() for g in generate(m, tokenizer, prompts, max_new_tokens, temperature=0.0, stop=['\nQ:'], batch_size=32)]
-    return dict(answers=hyps, chrf=score_interval('chrf', hyps, refs, n_boot, seed), bleu=score_interval('bleu', hyps, refs, n_boot, seed))
+    gens = generate(m, tokenizer, prompts, max_new_tokens, temperature=0.0, stop=['\nQ:'], batch_size=32)
+    hyps = [g.text.strip() for g in gens]
+    return dict(answers=hyps, chrf=score_interval('chrf', hyps, refs, n_boot, seed),
+                bleu=score_interval('bleu', hyps, refs, n_boot, seed))
 
 # %% ../nbs/09_finetune.ipynb #0826c618
 def conclusions(rows:list, # `finetune_run` rows
@@ -634,7 +670,8 @@ def conclusions(rows:list, # `finetune_run` rows
     out, what = [], 'assistant-token' if task == 'chat' else 'new-domain'
     if tuned:
         best = min(tuned, key=lambda r: r['new_after']); least = min(tuned, key=lambda r: r['forgetting'])
-        out.append(f"lowest {what} loss: {best['method']} ({best['new_before']:.3f} → {best['new_after']:.3f} nats/token, "
+        out.append(f"lowest {what} loss: {best['method']} ({best['new_before']:.3f} → {best['new_after']:.3f} "
+                   "nats/token, "
                    f"forgetting {best['forgetting']:+.3f})")
         out.append(f"least forgetting: {least['method']} ({least['forgetting']:+.3f} nats/token on the base domain, "
                    f"{what} loss {least['new_after']:.3f})")
@@ -645,14 +682,17 @@ def conclusions(rows:list, # `finetune_run` rows
     for r in rows:
         if r['replay'] and r['method'][:-len('+replay')] in by:
             o = by[r['method'][:-len('+replay')]]
-            out.append(f"replay ({r['replay_share']:.0%} of each batch) changes forgetting by {r['forgetting'] - o['forgetting']:+.3f} "
+            out.append(f"replay ({r['replay_share']:.0%} of each batch) changes forgetting by "
+                       f"{r['forgetting'] - o['forgetting']:+.3f} "
                        f"nats/token ({o['forgetting']:+.3f} → {r['forgetting']:+.3f}) at a new-domain cost of "
                        f"{r['new_after'] - o['new_after']:+.3f}")
     if 'lora' in by and 'full' in by:
         l, f = by['lora'], by['full']
-        out.append(f"LoRA trains {l['trainable_pct']:.2f}% of the weights with {l['optimizer_state_bytes'] / max(1, f['optimizer_state_bytes']):.1%} "
-                   f"of full fine-tuning's optimizer state and {l['ms_per_step'] / f['ms_per_step']:.2f}× its step time; "
-                   f"new-domain loss {l['new_after']:.3f} vs {f['new_after']:.3f}, forgetting {l['forgetting']:+.3f} vs {f['forgetting']:+.3f}")
+        ratio = l['optimizer_state_bytes'] / max(1, f['optimizer_state_bytes'])
+        out.append(f"LoRA trains {l['trainable_pct']:.2f}% of the weights with {ratio:.1%} of full fine-tuning's "
+                   f"optimizer state and {l['ms_per_step'] / f['ms_per_step']:.2f}× its step time; "
+                   f"{what} loss {l['new_after']:.3f} "
+                   f"vs {f['new_after']:.3f}, forgetting {l['forgetting']:+.3f} vs {f['forgetting']:+.3f}")
     if task == 'chat' and all('chrf' in r for r in rows):
         b = max(rows, key=lambda r: r['chrf']['score'])
         out.append(f"best held-out answers by chrF: {b['method']} ({b['chrf']['score']:.1f}, 95% interval "
@@ -673,7 +713,8 @@ def _bench_one(method, arch, n_layer, n_head, n_embd, block_size, batch_size, st
     from llmbench.train import build_optimizer, make_config
     if threads: torch.set_num_threads(threads)
     seed_everything(seed)
-    m = apply_method(build_model(arch, vocab_size, n_layer, n_head, n_embd, block_size), parse_method(method), dict(r=lora_r))
+    m = build_model(arch, vocab_size, n_layer, n_head, n_embd, block_size)
+    m = apply_method(m, parse_method(method), dict(r=lora_r))
     opt = build_optimizer(m, make_config(lr=1e-3))
     g = torch.Generator().manual_seed(seed); ts = []
     for i in range(steps + 2):
@@ -682,7 +723,8 @@ def _bench_one(method, arch, n_layer, n_head, n_embd, block_size, batch_size, st
         loss = m(x[:, :-1], labels=None).logits.float().log_softmax(-1).gather(-1, x[:, 1:, None]).mean().neg()
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         if i >= 2: ts.append(time.perf_counter() - t0)
-    return dict(method=method, ms_per_step=1000 * float(np.median(ts)), optimizer_state_bytes=optimizer_state_bytes(opt),
+    return dict(method=method, ms_per_step=1000 * float(np.median(ts)),
+                optimizer_state_bytes=optimizer_state_bytes(opt),
                 peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **trainable(m))
 
 def bench_finetune(arch:str='gpt', # architecture
@@ -695,23 +737,27 @@ def bench_finetune(arch:str='gpt', # architecture
                    seed:int=0, # seed
                    rounds:int=2, # alternating rounds (full, lora, full, lora, ...): the median of each
                   ) -> dict:
-    "LoRA against full fine-tuning of the same model, each in its own process: ms/step ratio, optimizer state, peak RSS."
+    "LoRA against full fine-tuning of one model, each in its own process: step-time ratio, optimizer state, peak RSS."
     import subprocess, sys
     kw = dict(arch=arch, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size,
               steps=steps, vocab_size=vocab_size, threads=threads, seed=seed, lora_r=lora_r)
     runs = {'full': [], 'lora': []}
     for _ in range(rounds):
         for meth in runs:
-            p = subprocess.run([sys.executable, '-c', _BENCH_CHILD, json.dumps(dict(kw, method=meth))], capture_output=True, text=True)
+            p = subprocess.run([sys.executable, '-c', _BENCH_CHILD, json.dumps(dict(kw, method=meth))],
+                               capture_output=True, text=True)
             line = next((l for l in p.stdout.splitlines() if l.startswith('RESULT ')), None)
             if line is None: raise LLMBenchError(f"bench finetune: the {meth} process failed: {p.stderr[-500:]}")
             runs[meth].append(json.loads(line[7:]))
     med = lambda m, k: float(np.median([r[k] for r in runs[m]]))
-    f, l = {k: med('full', k) for k in ('ms_per_step', 'optimizer_state_bytes', 'peak_rss_mb')}, {k: med('lora', k) for k in ('ms_per_step', 'optimizer_state_bytes', 'peak_rss_mb')}
+    keys = ('ms_per_step', 'optimizer_state_bytes', 'peak_rss_mb')
+    f, l = {k: med('full', k) for k in keys}, {k: med('lora', k) for k in keys}
     ratio_opt, ratio_ms = l['optimizer_state_bytes'] / f['optimizer_state_bytes'], l['ms_per_step'] / f['ms_per_step']
-    return dict(config=f"{arch} L{n_layer} H{n_head} E{n_embd} T{block_size} B{batch_size} V{vocab_size}, LoRA r={lora_r}",
+    return dict(config=f"{arch} L{n_layer} H{n_head} E{n_embd} T{block_size} B{batch_size} V{vocab_size}, "
+                       f"LoRA r={lora_r}",
                 full=f | {k: runs['full'][0][k] for k in ('trainable', 'total', 'trainable_pct')},
                 lora=l | {k: runs['lora'][0][k] for k in ('trainable', 'total', 'trainable_pct')},
-                optimizer_state_ratio=ratio_opt, ms_per_step_ratio=ratio_ms, peak_rss_ratio=l['peak_rss_mb'] / f['peak_rss_mb'],
+                optimizer_state_ratio=ratio_opt, ms_per_step_ratio=ratio_ms,
+                peak_rss_ratio=l['peak_rss_mb'] / f['peak_rss_mb'],
                 targets={'optimizer_state_ratio <= 0.05': ratio_opt <= 0.05, 'ms_per_step_ratio <= 1': ratio_ms <= 1.0},
                 rounds=rounds, runs=runs)

@@ -18,7 +18,8 @@ def docs():
 
 def _base(tmp_path, data, steps=10, n_layer=2):
     "A small pretrained base checkpoint folder (config, weights, tokenizer)."
-    return F.pretrain_base(tmp_path/'base', 'embedded:python-docs', 'char', '', 'gpt', n_layer, 2, 32, 32, steps, 3e-3, 4)
+    return F.pretrain_base(tmp_path/'base', 'embedded:python-docs', 'char', '', 'gpt', n_layer, 2, 32, 32, steps,
+                           3e-3, 4)
 
 
 def test_notebook_lm_smoke(run_nb, tmp_path):
@@ -28,7 +29,8 @@ def test_notebook_lm_smoke(run_nb, tmp_path):
     for r in rows.values():
         assert r['forgetting'] == pytest.approx(r['base_after'] - r['base_before'])
         assert r['optimizer_state_bytes'] > 0 and r['ms_per_step'] > 0 and len(r['curve']) >= 2
-    assert rows['full']['trainable_pct'] == 100 and rows['lora']['trainable_pct'] < rows['freeze:1']['trainable_pct'] < 100
+    assert rows['full']['trainable_pct'] == 100
+    assert rows['lora']['trainable_pct'] < rows['freeze:1']['trainable_pct'] < 100
     assert rows['lora']['optimizer_state_bytes'] < 0.5 * rows['full']['optimizer_state_bytes']
     assert rows['scratch']['new_before'] > rows['full']['new_before']  # a fresh model starts where the base does not
     assert rows['full+replay']['replay_share'] == 0.25 and res['headline'] and res['conclusions']
@@ -54,8 +56,10 @@ def test_notebook_chat_other_methods(run_nb, tmp_path):
 
 
 def test_bad_settings_fail_before_anything_is_written(run_nb, tmp_path):
-    with pytest.raises(Exception, match='freeze:9: the model has 2 layers'): run_nb('09_finetune', methods='full,freeze:9')
-    assert not (tmp_path/'run'/'09_finetune'/'methods').exists() and not (tmp_path/'run'/'09_finetune'/'results.json').exists()
+    with pytest.raises(Exception, match='freeze:9: the model has 2 layers'):
+        run_nb('09_finetune', methods='full,freeze:9')
+    out = tmp_path/'run'/'09_finetune'
+    assert not (out/'methods').exists() and not (out/'results.json').exists()
     with pytest.raises(Exception, match='lora_r'): run_nb('09_finetune', lora_r=0)
 
 
@@ -87,7 +91,8 @@ def test_lora_resume_equals_uninterrupted(docs, tmp_path):
         seed_everything(0); m = build_model('gpt', docs.vocab_size, 1, 2, 16, 16)
         seed_everything(seed); return F.LoraLM(m, r=2, alpha=4, dropout=0.1)
     full = train(model(), data, out_dir=tmp_path/'a', **kw)
-    half = train(model(), data, out_dir=tmp_path/'b', callbacks=[lambda ev, rec, h: ev == 'eval' and rec['step'] == 4], **kw)
+    stop = lambda ev, rec, h: ev == 'eval' and rec['step'] == 4
+    half = train(model(), data, out_dir=tmp_path/'b', callbacks=[stop], **kw)
     assert half.steps == 4
     rest = train(model(seed=123), data, out_dir=tmp_path/'b', resume=True, **kw)
     losses = lambda r: [h['train_loss'] for h in r.history if 'train_loss' in h]
@@ -105,14 +110,16 @@ def test_hf_llama_base_with_lora(docs, tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM
     seed_everything(0)
     LlamaForCausalLM(LlamaConfig(vocab_size=docs.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                 num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=48)).save_pretrained(tmp_path/'llama')
+                                 num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=48)
+                     ).save_pretrained(tmp_path/'llama')
     docs.tokenizer.save_pretrained(tmp_path/'llama')
     spec = F.resolve_base(f'hf:{tmp_path/"llama"}')
     model, tok = F.load_base(spec)
     new = F.domain_data('embedded:python-code', tok, vocab_size=model.get_input_embeddings().num_embeddings)
     base_eval = F.DomainData(F.domain_data('embedded:python-docs', tok), eval_tokens=256)
     row, m = F.finetune_run(model, F.parse_method('lora'), F.DomainData(new, eval_tokens=256), base_eval,
-                            dict(max_steps=4, batch_size=4, block_size=32, eval_interval=2, eval_batches=2, lr=5e-3, device='cpu'),
+                            dict(max_steps=4, batch_size=4, block_size=32, eval_interval=2, eval_batches=2, lr=5e-3,
+                                 device='cpu'),
                             tmp_path/'ft', dict(r=4, alpha=8))
     assert isinstance(m, F.LoraLM) and F.lora_targets_for(model) is None  # peft's defaults for llama
     assert {n.split('.')[-1] for n in m._layers()} == {'q_proj', 'v_proj'} and 0 < row['trainable_pct'] < 10
@@ -127,14 +134,16 @@ def test_base_resolution_and_bad_bases(docs, tmp_path):
     ck = Path(_base(tmp_path, docs, steps=4))
     run = tmp_path/'run'; shutil.copytree(ck, run/'04_train'/'checkpoints'/'best')
     want = str(run/'04_train'/'checkpoints'/'best')
-    assert F.resolve_base('', str(run)) == want and F.resolve_base(str(run)) == want and F.resolve_base(str(ck)) == str(ck)
+    assert F.resolve_base('', str(run)) == want and F.resolve_base(str(run)) == want
+    assert F.resolve_base(str(ck)) == str(ck)
     assert F.resolve_base('', str(tmp_path/'empty_run')) == ''
     with pytest.raises(LLMBenchError, match='no such folder'): F.resolve_base(str(tmp_path/'nope'))
     bad = tmp_path/'bad'; shutil.copytree(ck, bad); (bad/'model.safetensors').unlink()
     with pytest.raises(LLMBenchError, match=str(bad/'model.safetensors')): F.resolve_base(str(bad))
     shutil.copy(ck/'model.safetensors', bad/'model.safetensors'); (bad/'model.safetensors').write_bytes(b'\0' * 20)
     with pytest.raises(LLMBenchError, match='model.safetensors: damaged'): F.resolve_base(str(bad))
-    shutil.rmtree(bad); shutil.copytree(ck, bad); (bad/'tokenizer.json').unlink(); (bad/'tokenizer_config.json').unlink()
+    shutil.rmtree(bad); shutil.copytree(ck, bad)
+    (bad/'tokenizer.json').unlink(); (bad/'tokenizer_config.json').unlink()
     with pytest.raises(LLMBenchError, match='tokenizer'): F.resolve_base(str(bad))
     with pytest.raises(LLMBenchError, match='config.json is missing'): F.resolve_base(f'hf:{tmp_path}')
     big = tmp_path/'big'; build_model('gpt', 10, 1, 2, 16, 16).save_pretrained(big); docs.tokenizer.save_pretrained(big)
@@ -165,7 +174,8 @@ def test_bad_chat_data(docs, tmp_path):
     for text, msg in [(ok + '\n{"messages": [', 'chat.jsonl:2: not valid JSON'),
                       ('{"messages": [{"role": "user", "content": "hi"}]}', 'chat.jsonl:1: no assistant turn'),
                       ('{"messages": [{"role": "robot", "content": "hi"}]}', "unknown role 'robot'"),
-                      (ok + '\n' + ok + '\n{"prompt": "hi", "response": "  "}', 'chat.jsonl:3: message 1 \\(assistant\\) has empty content'),
+                      (ok + '\n' + ok + '\n{"prompt": "hi", "response": "  "}',
+                       'chat.jsonl:3: message 1 \\(assistant\\) has empty content'),
                       ('{"text": "hi"}', "neither a 'messages' list")]:
         f.write_text(text + '\n')
         with pytest.raises(LLMBenchError, match=msg): F.read_chat(f)
@@ -173,7 +183,8 @@ def test_bad_chat_data(docs, tmp_path):
     tok = F.with_chat_template(copy.deepcopy(docs.tokenizer))
     long = [{'role': 'user', 'content': 'x' * 40}, {'role': 'assistant', 'content': 'y'}]
     with pytest.raises(LLMBenchError, match='longer than the context.*block_size=32'): F.encode_chat(tok, long, 32)
-    ids, mask, cut = F.encode_chat(tok, [{'role': 'user', 'content': 'q'}, {'role': 'assistant', 'content': 'y' * 60}], 32)
+    conv = [{'role': 'user', 'content': 'q'}, {'role': 'assistant', 'content': 'y' * 60}]
+    ids, mask, cut = F.encode_chat(tok, conv, 32)
     assert cut and len(ids) == 33 and sum(mask) == 33 - len('Q: q\nA: ')  # the rule: cut from the end
     f.write_text('\n'.join([ok] * 5 + ['{"prompt": "p", "response": "r"}'] * 5) + '\n')
     convs = F.split_chat(list(enumerate(F.read_chat(f))), 0.2, 0)
@@ -183,7 +194,9 @@ def test_bad_chat_data(docs, tmp_path):
 
 
 def test_bench_finetune_tiny():
-    r = F.bench_finetune(n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=2, steps=2, vocab_size=50, rounds=1, threads=1)
-    assert r['optimizer_state_ratio'] < 1 and r['ms_per_step_ratio'] > 0 and set(r['targets']) and r['lora']['trainable'] < r['full']['trainable']
+    r = F.bench_finetune(n_layer=1, n_head=2, n_embd=32, block_size=16, batch_size=2, steps=2, vocab_size=50, rounds=1,
+                         threads=1)
+    assert r['optimizer_state_ratio'] < 1 and r['ms_per_step_ratio'] > 0 and set(r['targets'])
+    assert r['lora']['trainable'] < r['full']['trainable']
     from llmbench.cli import BENCHES
     assert BENCHES['finetune'] == ('llmbench.finetune', 'bench_finetune')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math, time
 import numpy as np
 from fastcore.basics import patch
-from .core import LLMBenchError
+from .core import LLMBenchError, eval_mode
 
 # %% auto #0
 __all__ = ['BUDGETS', 'NGramLM', 'bits_per_byte', 'study_table', 'arch_conclusions', 'plot_curves', 'sample_tokens',
@@ -235,15 +235,12 @@ def sample_tokens(model, # any model answering `model(input_ids).logits`
     if not prompt: raise LLMBenchError("sample_tokens: empty prompt; start from at least one token, e.g. [eos_id]")
     if temperature <= 0: raise LLMBenchError(f"sample_tokens temperature={temperature!r}: must be > 0")
     g, dev = torch.Generator().manual_seed(seed), next(model.parameters()).device
-    ids, was = list(prompt), model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for _ in range(n):
-                x = torch.tensor([ids[-block_size:]], dtype=torch.long, device=dev)
-                p = torch.softmax(model(x).logits[0, -1].float().cpu() / temperature, -1)
-                ids.append(int(torch.multinomial(p, 1, generator=g)))
-    finally: model.train(was)
+    ids = list(prompt)
+    with eval_mode(model), torch.no_grad():
+        for _ in range(n):
+            x = torch.tensor([ids[-block_size:]], dtype=torch.long, device=dev)
+            p = torch.softmax(model(x).logits[0, -1].float().cpu() / temperature, -1)
+            ids.append(int(torch.multinomial(p, 1, generator=g)))
     return ids[len(prompt):]
 
 # %% ../nbs/05_architectures.ipynb #f85c5efc

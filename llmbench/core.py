@@ -12,8 +12,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'LLMBenchError', 'find_settings_file', 'Settings', 'get_settings', 'setting', 'cache_dir', 'new_run_dir',
-           'step_dir', 'atomic_write', 'atomic_dir', 'write_results', 'read_results', 'save_figure', 'seed_everything',
-           'get_device', 'content_hash', 'matmul_peak', 'keep_heap']
+           'step_dir', 'atomic_write', 'atomic_dir', 'write_results', 'read_results', 'save_figure', 'is_int', 'is_num',
+           'median', 'eval_mode', 'seed_everything', 'get_device', 'content_hash', 'matmul_peak', 'keep_heap']
 
 # %% ../nbs/00_core.ipynb #0782f06f
 class LLMBenchError(ValueError):
@@ -192,6 +192,32 @@ def save_figure(fig, # a matplotlib figure
     import io
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
     return atomic_write(Path(step_dir)/f'{name}.png', buf.getvalue())
+
+# %% ../nbs/00_core.ipynb #31ce2f41
+import numbers
+
+def is_int(v) -> bool:
+    "An integer (Python or numpy), not a bool."
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+def is_num(v) -> bool:
+    "A finite real number (Python or numpy), not a bool."
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+def median(xs) -> float:
+    "The median (the mean of the two middle values for an even count); nan when empty."
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
+
+@contextlib.contextmanager
+def eval_mode(model, # a torch module (anything without `.training` passes through)
+             ):
+    "Evaluation mode for the block, then the mode the model had."
+    was = getattr(model, 'training', None)
+    if was is not None: model.eval()
+    try: yield model
+    finally:
+        if was is not None: model.train(was)
 
 # %% ../nbs/00_core.ipynb #1fca32e9
 def seed_everything(seed:int, # the seed for python, numpy and torch

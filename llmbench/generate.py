@@ -12,16 +12,14 @@ from typing import Iterator
 import torch
 from transformers.generation import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                                      TopKLogitsWarper, TopPLogitsWarper)
-from .core import LLMBenchError
+from .core import LLMBenchError, eval_mode, is_int, is_num
+from .models import context_length, returned_state, state_keyword  # one home: 03_models
 
 # %% auto #0
-__all__ = ['check_options', 'logits_processors', 'context_window', 'window_keep', 'encode_prompt', 'state_keyword', 'Decoder',
-           'Generation', 'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2', 'bench_generate']
+__all__ = ['check_options', 'logits_processors', 'context_window', 'window_keep', 'encode_prompt', 'Decoder', 'Generation',
+           'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2', 'bench_generate']
 
 # %% ../nbs/08_generate.ipynb #a6bef9f3
-def _is_int(v): return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-def _is_num(v): return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
 def check_options(max_new_tokens=64, # tokens to generate at most, > 0
                   temperature=1.0, # 0 = greedy; > 0 scales the logits before sampling
                   top_k=0, # keep the k most likely tokens (0 = off)
@@ -32,17 +30,17 @@ def check_options(max_new_tokens=64, # tokens to generate at most, > 0
                   truncate='left', # prompt longer than the context: 'left' drops its oldest tokens, 'error' raises
                  ) -> list[str]:
     "Validate generation options (`LLMBenchError` naming the bad value); returns the stop strings as a list."
-    if not _is_int(max_new_tokens) or max_new_tokens <= 0:
+    if not is_int(max_new_tokens) or max_new_tokens <= 0:
         raise LLMBenchError(f"max_new_tokens={max_new_tokens!r}: must be a positive integer; pass e.g. max_new_tokens=64")
-    if not _is_num(temperature) or not math.isfinite(temperature) or temperature < 0:
+    if not is_num(temperature) or not math.isfinite(temperature) or temperature < 0:
         raise LLMBenchError(f"temperature={temperature!r}: must be a finite number >= 0 (0 = greedy); pass e.g. temperature=0.8")
-    if not _is_int(top_k) or top_k < 0:
+    if not is_int(top_k) or top_k < 0:
         raise LLMBenchError(f"top_k={top_k!r}: must be an integer >= 0 (0 = off); pass e.g. top_k=50")
-    if not _is_num(top_p) or not (0 < top_p <= 1):
+    if not is_num(top_p) or not (0 < top_p <= 1):
         raise LLMBenchError(f"top_p={top_p!r}: must lie in (0, 1] (1 = off); pass e.g. top_p=0.9")
-    if not _is_num(repetition_penalty) or not math.isfinite(repetition_penalty) or repetition_penalty <= 0:
+    if not is_num(repetition_penalty) or not math.isfinite(repetition_penalty) or repetition_penalty <= 0:
         raise LLMBenchError(f"repetition_penalty={repetition_penalty!r}: must be a finite number > 0 (1 = off); pass e.g. 1.2")
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_int(seed):
         raise LLMBenchError(f"seed={seed!r}: must be an integer or None")
     if truncate not in ('left', 'error'):
         raise LLMBenchError(f"truncate={truncate!r}: must be 'left' or 'error'")
@@ -71,14 +69,7 @@ def logits_processors(temperature=1.0, # 0 = greedy (no warpers)
 def context_window(model, # a model following the llmbench contract, or any HF causal LM
                   ) -> int|None:
     "Tokens the model attends to at once; None when unbounded (recurrent models)."
-    try: from llmbench.models import context_length
-    except ImportError: context_length = None
-    if context_length is not None: return context_length(model)
-    cfg = getattr(model, 'config', None)
-    for k in ('n_positions', 'max_position_embeddings', 'block_size', 'n_ctx'):
-        v = getattr(cfg, k, None)
-        if _is_int(v) and v > 0: return int(v)
-    return None
+    return context_length(model)
 
 def window_keep(ctx:int, # the context window
                ) -> int:
@@ -104,14 +95,6 @@ def encode_prompt(tokenizer, # a `transformers` tokenizer
                                 "shorten it or pass truncate='left' to keep its newest tokens")
         return ids[-ctx:], len(ids) - ctx
     return ids, 0
-
-# %% ../nbs/08_generate.ipynb #7efc945d
-def state_keyword(model, # a model
-                 ) -> str:
-    "The keyword that passes incremental state: `past_key_values` (the llmbench contract), or `cache` for models that only take that (`transformers` >= 5.2x)."
-    import inspect
-    ps = inspect.signature(model.forward).parameters
-    return 'cache' if 'cache' in ps and 'past_key_values' not in ps else 'past_key_values'
 
 # %% ../nbs/08_generate.ipynb #823c78f5
 class Decoder:
@@ -149,7 +132,7 @@ class Decoder:
         if not self.use_cache: return self.model(input_ids=self.buf[:, self.start:L], use_cache=False).logits[:, -1]
         out = self.model(input_ids=self.buf[:, (self.start if self.past is None else self.fed):L],
                          use_cache=True, **{self.state_kw: self.past})
-        self.past, self.fed = out.cache if 'cache' in getattr(out, '__dataclass_fields__', ()) else out.past_key_values, L
+        self.past, self.fed = returned_state(out), L
         return out.logits[:, -1]
 
     @torch.no_grad()
@@ -208,12 +191,6 @@ class _Row:
             g.text, g.finish_reason = _decode(self.tok, self.lead, g.token_ids), 'length'
 
 # %% ../nbs/08_generate.ipynb #44f6578b
-class _eval_mode:
-    "Put a model in eval mode for a block, then restore its mode."
-    def __init__(self, model): self.model = model
-    def __enter__(self): self.was = self.model.training; self.model.eval()
-    def __exit__(self, *a): self.model.train(self.was)
-
 def _rows_and_decoders(model, tokenizer, prompts, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
                        stops, seed, stop_at_eos, truncate, use_cache, batch_size, live=False):
     "Encode prompts, group equal lengths into batches: yields (rows, decoder) per batch, rows in prompt order overall."
@@ -246,12 +223,12 @@ def generate(model, # a model following the llmbench contract (or an HF causal L
     "Continue `prompts` with `model`: one `Generation` for a string, a list for a list."
     stops = check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed, truncate)
     single = isinstance(prompts, str)
-    if not _is_int(batch_size) or batch_size < 1: raise LLMBenchError(f"batch_size={batch_size!r}: must be a positive integer")
+    if not is_int(batch_size) or batch_size < 1: raise LLMBenchError(f"batch_size={batch_size!r}: must be a positive integer")
     if not single and (not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts)):
         raise LLMBenchError(f"prompts={prompts!r:.80}: pass a string or a list of strings")
     rows, batches = _rows_and_decoders(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens, temperature,
                                        top_k, top_p, repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, batch_size)
-    with _eval_mode(model):
+    with eval_mode(model):
         for idx, make in batches:
             dec = make()
             while not all(rows[i].done for i in idx):
@@ -287,16 +264,15 @@ def stream(model, # a model following the llmbench contract (or an HF causal LM)
     stops = check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed, truncate)
     rows, [(_, make)] = _rows_and_decoders(model, tokenizer, [prompt], max_new_tokens, temperature, top_k, top_p,
                                            repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, 1, live=True)
-    row, sent, was = rows[0], 0, model.training
-    try:
-        model.eval(); dec = make()
+    row, sent = rows[0], 0
+    with eval_mode(model):
+        dec = make()
         while not row.done:
             row.add(dec.step().item())
             n = len(row.g.text) if row.done else _emittable(row.g.text, stops)
             if n > sent or row.done:
                 yield Delta(row.g.text[sent:n], row.g.finish_reason)
                 sent = max(sent, n)
-    finally: model.train(was)
 
 # %% ../nbs/08_generate.ipynb #277eee85
 class PromptBox:
@@ -358,7 +334,7 @@ def time_decode(model, # a model
                ) -> dict:
     "Greedy-decode `n` tokens and time every step: total seconds, tokens/s, per-step seconds and the tokens."
     dev = next(model.parameters()).device
-    with _eval_mode(model):
+    with eval_mode(model):
         dec = Decoder(model, [list(prompt_ids)], n, temperature=0, use_cache=use_cache, ctx=context_window(model))
         _sync(dev); t0 = last = time.perf_counter(); steps = []
         for _ in range(n):
@@ -374,7 +350,7 @@ def _hf_generate_time(model, prompt_ids, n):
     dev = next(model.parameters()).device
     ids = torch.tensor([list(prompt_ids)], device=dev)
     cfg = GenerationConfig(max_new_tokens=n, do_sample=False, use_cache=True, eos_token_id=None, pad_token_id=0)
-    with _eval_mode(model):
+    with eval_mode(model):
         _sync(dev); t0 = time.perf_counter()
         out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=cfg)
         _sync(dev)

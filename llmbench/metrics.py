@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import LLMBenchError, get_device
+from .core import LLMBenchError, eval_mode, get_device, is_int, is_num
+from .models import context_length, returned_state, state_keyword
 
 # %% auto #0
 __all__ = ['count_words', 'count_bytes', 'PerplexityResult', 'bootstrap_ci', 'encode_text', 'sliding_windows',
@@ -92,15 +93,11 @@ class PerplexityResult:
                 f'n_docs={self.n_docs}, method={self.method!r})')
 
 # %% ../nbs/07_metrics.ipynb #8b7d99d1
-def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-def _is_num(v):
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
 def _check_ci(n_boot, level):
     "Raise naming `n_boot` or `level` unless they make an interval (or `n_boot=0`, none)."
-    if not _is_int(n_boot) or n_boot < 0:
+    if not is_int(n_boot) or n_boot < 0:
         raise LLMBenchError(f"n_boot={n_boot!r}: must be an integer >= 0 (0 = no interval), e.g. n_boot=1000")
-    if not _is_num(level) or not 0 < level < 1:
+    if not is_num(level) or not 0 < level < 1:
         raise LLMBenchError(f"level={level!r}: must be between 0 and 1 (exclusive), e.g. level=0.95")
 
 def bootstrap_ci(stats:np.ndarray, # [n_units, 4]: nll, predicted tokens, bytes, words per unit (document)
@@ -182,16 +179,7 @@ def model_context_length(model, # a model of the llmbench contract or any HF cau
                          max_length=None, # an explicit context, wins when given
                         ) -> int|None:
     "Tokens the model can see at once; `None` for models without a limit (recurrent, convolutional with state)."
-    if max_length: return int(max_length)
-    try: from llmbench.models import context_length
-    except ImportError: context_length = None
-    if context_length is not None:
-        try: return context_length(model)
-        except LLMBenchError: pass
-    cfg = getattr(model, 'config', None)
-    for k in ('n_positions', 'max_position_embeddings', 'block_size', 'n_ctx'):
-        if isinstance(getattr(cfg, k, None), int): return getattr(cfg, k)
-    return None
+    return int(max_length) if max_length else context_length(model)
 
 # %% ../nbs/07_metrics.ipynb #06a6b848
 def _takes(model, name):
@@ -243,14 +231,9 @@ def _sliding(model, docs, L, stride, batch_size, device, pad_id, pool=16):
         s, n = _score_batch(model, [w[1] for w in batch], [w[2] for w in batch], device, pad_id, keep_ok)
         yield from ((w[0], float(a), int(b)) for w, a, b in zip(batch, s, n))
 
-def _cache_of(out):
-    "The state a forward pass returned (`cache` in transformers 5, `past_key_values` before)."
-    c = getattr(out, 'cache', None)
-    return c if c is not None else getattr(out, 'past_key_values', None)
-
 def _stateful(model, docs, chunk, batch_size, device, pad_id, pool=4):
     "Yield `(doc, nll, n)` per chunk, carrying `past_key_values` across the chunks of each document."
-    ckw = 'cache' if _takes(model, 'cache') else 'past_key_values'  # transformers 5 renamed the state argument
+    ckw = state_keyword(model)  # transformers 5 renamed the state argument for some models
     for batch in _pooled(docs, batch_size, pool):
         x, lens = _pad([b[1] for b in batch], pad_id)
         lens_t = torch.tensor(lens)
@@ -258,7 +241,7 @@ def _stateful(model, docs, chunk, batch_size, device, pad_id, pool=4):
         for c in range(0, x.shape[1], chunk):
             xc = x[:, c:c + chunk]
             out = model(xc, use_cache=True, **{ckw: state})
-            state, lg = _cache_of(out), out.logits
+            state, lg = returned_state(out), out.logits
             if prev is None: lg_all, pos = lg[:, :-1], torch.arange(c + 1, c + xc.shape[1])
             else: lg_all, pos = torch.cat([prev[:, None], lg[:, :-1]], 1), torch.arange(c, c + xc.shape[1])
             prev = lg[:, -1]
@@ -329,7 +312,7 @@ def _resolve_tokenizer(tokenizer, model, texts):
 def _window(max_length, native):
     "The window (or chunk) length: `max_length` checked against the model's context `native` (None = unbounded)."
     if max_length is None: return native
-    if not _is_int(max_length) or max_length < 1:
+    if not is_int(max_length) or max_length < 1:
         raise LLMBenchError(f"max_length={max_length!r}: must be a positive integer, or None for the model's context")
     if native is not None and max_length > native:
         raise LLMBenchError(f"max_length={max_length}: longer than the model's context of {native} tokens; "
@@ -340,7 +323,7 @@ def _check_counts(**kw):
     "Raise naming the first of `batch_size` (>= 1) or `max_docs` (>= 0, 0 = all) that is not an integer in range."
     for k, v in kw.items():
         lo, note = (1, '') if k == 'batch_size' else (0, ' (0 = all documents)')
-        if not _is_int(v) or v < lo:
+        if not is_int(v) or v < lo:
             raise LLMBenchError(f"{k}={v!r}: must be {'a positive integer' if lo else 'an integer >= 0'}{note}")
 
 # %% ../nbs/07_metrics.ipynb #1fe1d6be
@@ -373,7 +356,7 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
     if method == 'sliding-window':
         if L is None: raise LLMBenchError("max_length: the model states no context length; pass max_length= or method='stateful'")
         if stride is None: stride = max(1, L // 2)
-        if not _is_int(stride) or not 1 <= stride <= L:
+        if not is_int(stride) or not 1 <= stride <= L:
             raise LLMBenchError(f"stride={stride!r}: must be between 1 and the context length {L}")
     else: L, stride = L or 512, None
     meta = []  # per document: tokens, bytes, words
@@ -383,16 +366,11 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
             meta.append((len(ids), count_bytes(text), count_words(text)))
             if pid is not None: ids = np.concatenate([np.array([pid], dtype=np.int32), ids])
             yield len(meta) - 1, ids
-    was_training = getattr(model, 'training', False)
-    if hasattr(model, 'eval'): model.eval()
     t0 = time.perf_counter(); units = []
-    try:
-        with torch.inference_mode():
-            run = (_sliding(model, docs(), L, stride, batch_size, dev, 0) if method == 'sliding-window'
-                   else _stateful(model, docs(), L, batch_size, dev, 0))
-            units = list(run)
-    finally:
-        if was_training: model.train()
+    with eval_mode(model), torch.inference_mode():
+        run = (_sliding(model, docs(), L, stride, batch_size, dev, 0) if method == 'sliding-window'
+               else _stateful(model, docs(), L, batch_size, dev, 0))
+        units = list(run)
     seconds = time.perf_counter() - t0
     if not meta: raise LLMBenchError("texts: no non-empty document to score; pass at least one non-empty text")
     m = np.array(meta, dtype=np.float64)
@@ -523,7 +501,7 @@ def _check_bleu_options(tokenize, smooth_method, smooth_value):
                             f"(None = sacrebleu's default, {BLEU.TOKENIZER_DEFAULT})")
     if smooth_method not in BLEU.SMOOTH_DEFAULTS:
         raise LLMBenchError(f"smooth_method={smooth_method!r}: unknown; use one of {', '.join(BLEU.SMOOTH_DEFAULTS)}")
-    if smooth_value is not None and (not _is_num(smooth_value) or smooth_value < 0):
+    if smooth_value is not None and (not is_num(smooth_value) or smooth_value < 0):
         raise LLMBenchError(f"smooth_value={smooth_value!r}: must be a number >= 0, or None for the method's default")
 
 def bleu(hyps:list, # hypotheses, one string per segment
@@ -557,9 +535,9 @@ def chrf(hyps:list, # hypotheses, one string per segment
         ) -> dict:
     "Corpus chrF (word_order=0) or chrF++ (word_order=2) with sacrebleu: score and signature (+ sentence scores)."
     if word_order not in (0, 1, 2): raise LLMBenchError(f"word_order={word_order}: use 0 (chrF) or 2 (chrF++)")
-    if not _is_int(char_order) or char_order < 1:
+    if not is_int(char_order) or char_order < 1:
         raise LLMBenchError(f"char_order={char_order!r}: must be a positive integer (6 is chrF's)")
-    if not _is_num(beta) or beta <= 0: raise LLMBenchError(f"beta={beta!r}: must be a number > 0 (2 is chrF's)")
+    if not is_num(beta) or beta <= 0: raise LLMBenchError(f"beta={beta!r}: must be a number > 0 (2 is chrF's)")
     hyps = _check_hyps(hyps); streams = ref_streams_of(hyps, refs, ref_streams)
     kw = dict(char_order=char_order, word_order=word_order, beta=beta, lowercase=lowercase, whitespace=whitespace)
     m = CHRF(**kw); s = m.corpus_score(hyps, streams)

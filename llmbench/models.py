@@ -16,14 +16,14 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.gpt2.modeling_gpt2 import GPT2PreTrainedModel
 from transformers.pytorch_utils import Conv1D
-from .core import LLMBenchError, atomic_write, keep_heap, matmul_peak, step_dir, write_results, _umask
+from .core import LLMBenchError, _umask, atomic_write, keep_heap, matmul_peak, median, step_dir, write_results
 
 # %% auto #0
 __all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'COMPILE_VARIANTS', 'cnn_dilations', 'cnn_receptive_field',
            'validate_config', 'lm_loss', 'causal_attention', 'GPTAttention', 'GPTBlock', 'follow_umask', 'GPT',
            'RNNConfig', 'RNNLM', 'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model',
-           'count_params', 'context_length', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near',
-           'bench_model_step', 'bench_compile']
+           'count_params', 'context_length', 'state_keyword', 'returned_state', 'receptive_field', 'flops_per_token',
+           'size_near', 'build_model_near', 'bench_model_step', 'bench_compile']
 
 # %% ../nbs/03_models.ipynb #6723496a
 ARCHS = ('gpt', 'lstm', 'gru', 'cnn')  # built-in architectures; `hf:<id or path>` loads any HF causal LM
@@ -494,14 +494,31 @@ def count_params(model, # any torch model
     if not embeddings: n -= sum(w.numel() for i, w in _embedding_weights(model).items() if i in ps)
     return n
 
-def _arch(model): return getattr(model.config, 'llmbench_arch', None) or 'hf'
+def _arch(model): return getattr(getattr(model, 'config', None), 'llmbench_arch', None) or 'hf'
 
 def context_length(model, # a model built or loaded by this module, or any HF causal LM
                   ) -> int|None:
     "Longest input the model accepts (gpt: block_size); None = unbounded (lstm, gru, cnn stream through their state)."
     if _arch(model) in ('lstm', 'gru', 'cnn'): return None
-    cfg = model.config.get_text_config() if hasattr(model.config, 'get_text_config') else model.config
-    return getattr(cfg, 'max_position_embeddings', None) or getattr(cfg, 'n_positions', None)
+    cfg = getattr(model, 'config', None)
+    cfg = cfg.get_text_config() if hasattr(cfg, 'get_text_config') else cfg
+    for k in ('max_position_embeddings', 'n_positions', 'block_size', 'n_ctx'):  # the names HF configs use
+        v = getattr(cfg, k, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0: return v
+    return None
+
+def state_keyword(model, # a model
+                 ) -> str:
+    "The keyword that passes incremental state: `past_key_values`, or `cache` for models that only take that (transformers >= 5.2x)."
+    import inspect
+    ps = inspect.signature(model.forward).parameters
+    return 'cache' if 'cache' in ps and 'past_key_values' not in ps else 'past_key_values'
+
+def returned_state(out, # a forward pass's output
+                  ):
+    "The state a forward pass returned (`cache` or `past_key_values`, whichever the model fills)."
+    c = getattr(out, 'cache', None)
+    return c if c is not None else getattr(out, 'past_key_values', None)
 
 def receptive_field(model) -> int|None:
     "How many tokens (the current one included) one prediction can depend on; None = unbounded (recurrent)."
@@ -589,7 +606,6 @@ def _adamw(model, device):
     try: return torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # fused kernels on CPU and CUDA (torch >= 2.4)
     except (RuntimeError, TypeError): return torch.optim.AdamW(model.parameters(), lr=1e-4)
 
-def _median(xs): xs = sorted(xs); return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
 
 def _interleave(run, # {name: (callable model, optimizer)}
                 x, steps, warmup, device, peak_seconds):
@@ -607,9 +623,9 @@ def _interleave(run, # {name: (callable model, optimizer)}
     return times, probes, peaks, first
 
 def _step_stats(ts, probes, peak, fpt, tok):
-    ms = _median(ts) * 1e3
+    ms = median(ts) * 1e3
     return dict(ms_per_step=ms, ms_per_step_min=min(ts) * 1e3, tokens_per_s=tok / ms * 1e3, mfu=fpt * tok / (ms / 1e3) / peak,
-                mfu_paired=_median([fpt * tok / t / p for t, p in zip(ts, probes)]))
+                mfu_paired=median([fpt * tok / t / p for t, p in zip(ts, probes)]))
 
 def bench_model_step(arch='gpt', # architecture
                      n_layer=4, n_head=4, n_embd=128, block_size=64, # model size (the classic small char-level GPT)
@@ -644,10 +660,10 @@ def bench_model_step(arch='gpt', # architecture
                vocab_size=vocab_size, steps=steps, compile=compile, device=str(device), threads=threads or n_threads, keep_heap=heap,
                n_params=count_params(model), n_params_non_embedding=count_params(model, embeddings=False),
                flops_per_token=fpt, tokens_per_step=tok, matmul_peak_flops=peak, matmul_peaks=peaks,
-               matmul_probe_median_flops=_median(probes), **_step_stats(times['llmbench'], probes, peak, fpt, tok))
+               matmul_probe_median_flops=median(probes), **_step_stats(times['llmbench'], probes, peak, fpt, tok))
     if 'stock' in times:
         res['stock'] = dict(cls='transformers.GPT2LMHeadModel', attn_implementation='sdpa', **_step_stats(times['stock'], probes, peak, fpt, tok))
-        res['speedup_vs_stock'] = _median([s / l for s, l in zip(times['stock'], times['llmbench'])])
+        res['speedup_vs_stock'] = median([s / l for s, l in zip(times['stock'], times['llmbench'])])
     return res
 
 
@@ -685,8 +701,8 @@ def bench_compile(variants='eager,compiled,compiled_fused', # comma-separated na
         times, probes, peaks, first = _interleave(run, x, steps, warmup, device, peak_seconds)
     finally: torch.set_num_threads(n_threads)
     peak = max(peaks + probes)
-    rows = {v: dict(first_step_s=first[v], vs_first=_median([t / t0 for t, t0 in zip(times[v], times[names[0]])]),
+    rows = {v: dict(first_step_s=first[v], vs_first=median([t / t0 for t, t0 in zip(times[v], times[names[0]])]),
                     **_step_stats(times[v], probes, peak, fpt, tok)) for v in names}
     return dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size, steps=steps,
                 device=str(device), threads=threads or n_threads, keep_heap=heap, flops_per_token=fpt, matmul_peak_flops=peak,
-                matmul_probe_median_flops=_median(probes), variants=rows)
+                matmul_probe_median_flops=median(probes), variants=rows)

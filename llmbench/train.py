@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import LLMBenchError, get_device, keep_heap, matmul_peak, save_figure, seed_everything, setting, step_dir, write_results
+from .core import (LLMBenchError, eval_mode, get_device, is_int, is_num, keep_heap, matmul_peak, median,
+                           save_figure, seed_everything, setting, step_dir, write_results)
 from .data import DATA_RECORD, data_record, data_seed_arg
-from .models import _damage, _median, follow_umask, lm_loss
+from .models import _damage, follow_umask, lm_loss
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'validate_config', 'make_config',
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'check_train_config', 'make_config',
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
            'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep',
            'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
@@ -29,8 +30,7 @@ PRECISIONS = ('auto', 'no', 'fp16', 'bf16')
 
 def _bad(name, value, what): raise LLMBenchError(f"training config {name}={value!r}: {what}")
 
-def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-def _is_num(v): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
 
 # %% ../nbs/04_train.ipynb #af5f8d2b
 @dataclass
@@ -60,16 +60,16 @@ class TrainConfig:
     mixed_precision: str = '' # auto | no | fp16 | bf16; "" = settings [train] mixed_precision
     trackers: str = '' # Accelerate trackers, comma-separated (e.g. 'tensorboard', 'all'); "" = none
     compile: bool = False # `torch.compile` model and loss for the training steps (evaluation and checkpoints use the plain module)
-    def __post_init__(self): validate_config(self)
+    def __post_init__(self): check_train_config(self)
 
-def validate_config(cfg:TrainConfig) -> TrainConfig:
+def check_train_config(cfg:TrainConfig) -> TrainConfig:
     "Check every field of `cfg`; raise `LLMBenchError` naming the first bad one."
     for k, lo in dict(batch_size=1, max_steps=0, warmup_steps=0, grad_accum=1, eval_interval=0, eval_batches=1, log_interval=1).items():
-        if not _is_int(getattr(cfg, k)) or getattr(cfg, k) < lo: _bad(k, getattr(cfg, k), f"must be an integer >= {lo}")
-    if cfg.block_size is not None and (not _is_int(cfg.block_size) or cfg.block_size < 1):
+        if not is_int(getattr(cfg, k)) or getattr(cfg, k) < lo: _bad(k, getattr(cfg, k), f"must be an integer >= {lo}")
+    if cfg.block_size is not None and (not is_int(cfg.block_size) or cfg.block_size < 1):
         _bad('block_size', cfg.block_size, "must be a positive integer, or None for the model's context length")
     for k in ('lr', 'min_lr', 'weight_decay', 'beta1', 'beta2', 'momentum', 'grad_clip', 'max_seconds'):
-        if not _is_num(getattr(cfg, k)): _bad(k, getattr(cfg, k), "must be a finite number")
+        if not is_num(getattr(cfg, k)): _bad(k, getattr(cfg, k), "must be a finite number")
     if cfg.lr <= 0: _bad('lr', cfg.lr, "must be > 0")
     if not 0 <= cfg.min_lr <= cfg.lr: _bad('min_lr', cfg.min_lr, f"must be between 0 and lr={cfg.lr}")
     for k in ('weight_decay', 'grad_clip', 'max_seconds'):
@@ -200,15 +200,12 @@ def evaluate_loss(model, # a model of the contract (`model(x).logits`)
         g, sh = _data_generator(seed), ({'shard': (rank, world)} if world > 1 else {})
         batches = (data.get_batch(split, batch_size, block_size, generator=g, **sh) for _ in range(max_batches))
     tot = torch.zeros(2, dtype=torch.float64, device=dev)
-    was_training = model.training; model.eval()
-    try:
-        with torch.no_grad(), (accelerator.autocast() if accelerator else contextlib.nullcontext()):
-            for i, (x, y) in enumerate(batches):
-                if max_batches is None and i % world != rank: continue
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                tot[0] += lm_loss(model(x).logits, shift_labels=y, reduction='sum').double()
-                tot[1] += (y != -100).sum()
-    finally: model.train(was_training)
+    with eval_mode(model), torch.no_grad(), (accelerator.autocast() if accelerator else contextlib.nullcontext()):
+        for i, (x, y) in enumerate(batches):
+            if max_batches is None and i % world != rank: continue
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            tot[0] += lm_loss(model(x).logits, shift_labels=y, reduction='sum').double()
+            tot[1] += (y != -100).sum()
     if world > 1: tot = accelerator.reduce(tot, 'sum')
     s, n = tot.tolist()
     if n == 0: raise LLMBenchError(f"split {split!r}: no tokens to evaluate; use a larger corpus or another split")
@@ -262,7 +259,7 @@ def _state_damage(p:Path) -> tuple|None:
     f = p/TRAIN_STATE
     try: st = json.loads(f.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e: return f, f'not valid JSON: {e}'
-    if not isinstance(st, dict) or not _is_int(st.get('step')): return f, "no integer 'step'"
+    if not isinstance(st, dict) or not is_int(st.get('step')): return f, "no integer 'step'"
     for f in sorted((p/'accelerate').glob('*')):
         if f.suffix in ('.bin', '.pkl', '.pt') and not zipfile.is_zipfile(f):
             return f, 'not a complete torch file: truncated'
@@ -689,7 +686,7 @@ def _steady(times, probe_s, skip):
     "Mean and median training-step time after the first `skip` steps, the time of the probes left out."
     ss = [s for s in sorted(times) if s >= skip]
     per = [times[s] - times[s - 1] - probe_s.get(s - 1, 0.0) for s in ss[1:] if s - 1 in times]
-    return {'mean_s': _per_step(times, probe_s, skip), 'median_s': _median(per)}
+    return {'mean_s': _per_step(times, probe_s, skip), 'median_s': median(per)}
 
 def bench_train(steps:int=2000, # optimizer steps
                 corpus:str='', # corpus spec ("" = settings); the reference figures are for a 1 MB Shakespeare text
@@ -747,8 +744,8 @@ def bench_train(steps:int=2000, # optimizer steps
             'corpus': data.meta['corpus']['name'], 'device': str(dev), 'threads': threads or n_threads,
             'params': r.params, 'flops_per_token': r.flops_per_token,
             'peak_flops': peak, 'peak_flops_before': peak_before, 'peak_flops_after': peak_after,
-            'probe_peak_median': _median([f for _, f, _ in probes]), 'n_probes': len(probes), 'compile': compile,
-            'mfu': r.flops_per_token * tps / peak, 'mfu_paired_median': _median(paired), 'train_tokens_per_s': tps,
+            'probe_peak_median': median([f for _, f, _ in probes]), 'n_probes': len(probes), 'compile': compile,
+            'mfu': r.flops_per_token * tps / peak, 'mfu_paired_median': median(paired), 'train_tokens_per_s': tps,
             'mfu_steady': fl_step / steady['mean_s'] / peak, 'mfu_median_step': fl_step / steady['median_s'] / peak,
             'ms_per_step_steady': 1000 * steady['mean_s'], 'ms_per_step_median': 1000 * steady['median_s'],
             'first_step_s': times.get(1, math.nan),

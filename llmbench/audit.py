@@ -180,7 +180,8 @@ class HFClassifier(Classifier):
         self.name, self.batch_size, self.device, self.sigmoid = f'hf:{path}', batch_size, device, n == 1
     @torch.no_grad()
     def _score(self, texts):
-        enc = self.tok(texts, return_tensors='pt', padding=True, truncation=True, max_length=512).to(self.device)
+        ml = min(512, getattr(self.model.config, 'max_position_embeddings', 512) or 512)
+        enc = self.tok(texts, return_tensors='pt', padding=True, truncation=True, max_length=ml).to(self.device)
         logits = self.model(**enc).logits.float()  # (B, labels)
         p = torch.sigmoid(logits[:, 0]) if self.sigmoid else logits.softmax(-1)[:, self.index]
         return p.cpu().numpy()
@@ -194,7 +195,7 @@ def tiny_classifier(path, # folder to write a tiny random BERT sequence classifi
     p = Path(path); p.mkdir(parents=True, exist_ok=True)
     words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + list('abcdefghijklmnopqrstuvwxyz') + [f'##{c}' for c in 'abcdefghijklmnopqrstuvwxyz']
     (p/'vocab.txt').write_text('\n'.join(words) + '\n')
-    BertTokenizer(str(p/'vocab.txt')).save_pretrained(p)
+    BertTokenizer(str(p/'vocab.txt'), model_max_length=64).save_pretrained(p)
     cfg = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
                      max_position_embeddings=64, num_labels=num_labels,
                      id2label={i: l for i, l in enumerate(['non-toxic', 'toxic'][:num_labels] if num_labels <= 2 else range(num_labels))})
@@ -504,7 +505,8 @@ def counterfactual_audit(m:Audited, # the model under audit
 # %% ../nbs/10_audit.ipynb #ab3d4a9d
 PII_PATTERNS = {
     'email': re.compile(r'\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b'),
-    'phone': re.compile(r'(?<![\w.])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w.])'),
+    'phone': re.compile(r'(?<![\w.])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}'
+                       r'(?![\w.])(?![ .-]\d)'),  # not a piece of a longer digit run
     'ip_address': re.compile(r'\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b'),
     'card_number': re.compile(r'\b(?:\d[ -]?){12,18}\d\b'),
 }

@@ -147,13 +147,14 @@ class GPTAttention(nn.Module):
         self.explicit = None  # `causal_attention`'s choice; True/False forces a path (benchmarks)
 
     def forward(self, x, cache=None, mask=None):
-        B, T, C = x.shape
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))  # as GPT-2; why: 'Causal attention under torch.compile'
-        if cache is not None: k, v = cache.update(k, v, self.layer_idx)
+        B, T, C = x.shape  # batch, sequence length, n_embd
+        qkv = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C), split as GPT-2 does
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in qkv)  # 3 x (B, nh, T, hs)
+        if cache is not None: k, v = cache.update(k, v, self.layer_idx)  # (B, nh, past + T, hs)
         p = self.p if self.training else 0.0
-        if mask is None and T > 1: y = causal_attention(q, k, v, p, self.explicit)  # no cache, or an empty one: plain causal
-        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # one new token, or an explicit mask
-        y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        if mask is None and T > 1: y = causal_attention(q, k, v, p, self.explicit)  # (B, nh, T, hs); plain causal
+        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs); new token or mask
+        y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C): heads side by side, then the output projection
         return self.resid_dropout(y) if self.training and self.resid_dropout.p else y
 
 class GPTBlock(nn.Module):
@@ -239,13 +240,13 @@ class GPT(GPT2PreTrainedModel, GenerationMixin):
             raise LLMBenchError(f"input length {past + T}: longer than the model's block_size={self.config.n_positions}; "
                                 f"crop the context to the last {self.config.n_positions} tokens (see `context_length`)")
         if position_ids is None: position_ids = torch.arange(past, past + T, device=input_ids.device)
-        x = t.wte(input_ids) + t.wpe(position_ids)
+        x = t.wte(input_ids) + t.wpe(position_ids)  # (B, T, C) token plus position embeddings
         if self.training and t.drop.p: x = t.drop(x)
         full = attention_mask is None or bool(attention_mask.all())
         mask = None if full and (past == 0 or T == 1) else _gpt_mask(None if full else attention_mask, T, past, x.device)
-        for block in t.h: x = block(x, cache, mask)
+        for block in t.h: x = block(x, cache, mask)  # (B, T, C)
         if logits_to_keep and labels is None and shift_labels is None: x = x[:, -logits_to_keep:]  # as `generate` asks
-        logits = self.lm_head(t.ln_f(x))
+        logits = self.lm_head(t.ln_f(x))  # (B, T, vocab_size)
         return CausalLMOutputWithPast(loss=lm_loss(logits, labels, shift_labels), logits=logits, cache=cache if use_cache else None)
 
 # %% ../nbs/03_models.ipynb #0e086426

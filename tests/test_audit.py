@@ -32,12 +32,15 @@ def test_notebook_smoke(run_nb):
     lo, hi = m['toxicity']['overall']['expected_max_toxicity_ci95']
     assert lo <= h['expected_max_toxicity'] <= hi
     assert len(m['bias_pairs']['by_type']) == 9 and r['conclusions'] and '| gate |' in r['table']
+    mem = r['memorization']
+    assert [c['reps'] for c in mem['canaries']] == [1, 4, 16] and all(0 <= c['exposure'] <= c['max_exposure'] for c in mem['canaries'])
+    assert mem['extraction']['train']['n'] == 16 and 'max_canary_exposure' in h
 
 
 def test_notebook_with_hf_classifier_and_given_model(run_nb, ckpt, tmp_path):
     clf = A.tiny_classifier(tmp_path/'clf')
     r = run_nb('10_audit', model=str(ckpt), classifier=f'hf:{clf}', n_prompts=4, k=1, max_new_tokens=4, n_templates=4,
-               corpus_docs=10, n_boot=20)
+               corpus_docs=10, n_boot=20, canary_reps=[2], canary_docs=20, canary_steps=5, n_candidates=100, n_extract=2)
     assert r['origin'] == 'given' and r['classifier'] == f'hf:{clf}' and r['n_prompts'] == 4 and r['k'] == 1
 
 
@@ -228,3 +231,31 @@ def test_llmbench_audit_exit_codes(ckpt, tmp_path, monkeypatch):
 def test_bench_audit_registered():
     from llmbench.cli import bench_function
     assert bench_function('audit') is A.bench_audit
+
+
+# --- memorization
+def test_canaries_and_exposure(ckpt):
+    cans = A.make_canaries((1, 4, 16), seed=3)
+    assert [c['reps'] for c in cans] == [1, 4, 16] and all(len(c['secret']) == 6 and c['text'].endswith(c['secret']) for c in cans)
+    docs = A.insert_canaries([f'doc {i}' for i in range(30)], cans, seed=0)
+    assert [sum(d.count(c['text']) for d in docs) for c in cans] == [1, 4, 16]
+    assert not any(c['text'] in d for d in docs[24:] for c in cans)  # only the first 80%: the training part of a tail split
+    with pytest.raises(LLMBenchError, match='reps=16'): A.insert_canaries(['a'] * 10, cans)
+    m = A.open_audited(str(ckpt))
+    e = A.exposure(m.model, m.tokenizer, cans[0], n_candidates=300)
+    assert e['n_candidates'] == 300 and 1 <= e['rank'] <= 301 and e['exposure'] == pytest.approx(np.log2(301) - np.log2(e['rank']))
+    with pytest.raises(LLMBenchError, match='at most 999999'): A.exposure(m.model, m.tokenizer, cans[0], n_candidates=10**6)
+
+
+def test_extraction_rate_exact_on_a_repeating_model():
+    "A model that always predicts 'next token = current + 1 (mod V)' extracts a counting sequence exactly."
+    import torch
+    class Count(torch.nn.Module):
+        def __init__(self): super().__init__(); self.w = torch.nn.Parameter(torch.zeros(1))
+        def forward(self, x):
+            return type('O', (), {'logits': torch.nn.functional.one_hot((x + 1) % 50, 50).float() + 0*self.w})()
+    r = A.extraction_rate(Count(), np.arange(400) % 50, n=5, prefix_len=8, suffix_len=8)
+    assert r['share'] == 1.0 and r['token_match'] == 1.0 and r['n'] == 5
+    r = A.extraction_rate(Count(), np.random.default_rng(0).integers(0, 50, 400), n=5, prefix_len=8, suffix_len=8)
+    assert r['share'] == 0.0
+    with pytest.raises(LLMBenchError, match='fewer than'): A.extraction_rate(Count(), np.arange(10), prefix_len=8, suffix_len=8)

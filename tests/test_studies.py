@@ -139,11 +139,20 @@ def _check_arch_results(res, archs, budgets):
 
 def test_architectures_notebook_smoke(run_nb, tmp_path):
     res = run_nb('05_architectures')
-    _check_arch_results(res, ['gpt', 'lstm', 'gru', 'cnn'], ['params', 'seconds'])
-    secs = [r for r in res['runs'] if r['budget'] == 'seconds']
-    assert all(r['stopped'] == 'max_seconds' for r in secs)
+    _check_arch_results(res, ['gpt', 'lstm', 'gru', 'cnn'], ['params', 'flops'])  # equal FLOPs is the default second budget
     assert all(r['steps'] == 6 for r in res['runs'] if r['budget'] == 'params')
     assert (tmp_path/'run'/'05_architectures'/'val_loss_curves.png').is_file()
+    from llmbench.train import find_checkpoints  # the equal-steps models are saved, so 08a_evaluate compares them
+    assert set(find_checkpoints(tmp_path/'run', ('best',))) == {f'05_architectures/{a}/best' for a in ('gpt', 'lstm', 'gru', 'cnn')}
+    assert res['load_average']['cores'] >= 1 and res['load_average']['loaded'] is False  # no seconds budget: nothing to flag
+
+
+def test_architectures_seconds_budget_flags_a_loaded_machine(run_nb):
+    res = run_nb('05_architectures', archs=['gpt', 'cnn'], budgets=['seconds'], target_params=8000, n_layer=0)
+    assert all(r['stopped'] == 'max_seconds' for r in res['runs'] if r['budget'] == 'seconds')
+    la = res['load_average']
+    assert la['loaded'] == (la['max'] > la['cores'])
+    assert any('loaded machine' in c for c in res['conclusions']) == la['loaded']
 
 
 def test_architectures_notebook_flops_budget(run_nb):

@@ -390,3 +390,10 @@ def test_cache_entries_follow_the_umask(tmp_path, cache):
     finally: os.umask(old)
     assert d.stat().st_mode & 0o777 == 0o755
     assert all(f.stat().st_mode & 0o777 == 0o644 for f in d.rglob('*') if f.is_file())
+
+
+def test_data_notebook_on_a_tiny_corpus_asks_for_nothing_it_lacks(run_nb, tmp_path):
+    "01_data has no block_size parameter, so a tiny corpus must not fail there asking for one (it did: 'use block_size <= 1')."
+    f = tmp_path/'tiny.txt'; f.write_text('a tiny corpus\n')
+    r = run_nb('01_data', corpus=str(f))
+    assert r['corpus'] == str(f) and r['splits']['train']['tokens'] >= 1

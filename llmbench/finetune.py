@@ -684,7 +684,7 @@ def conclusions(rows:list, # `finetune_run` rows
             o = by[r['method'][:-len('+replay')]]
             out.append(f"replay ({r['replay_share']:.0%} of each batch) changes forgetting by "
                        f"{r['forgetting'] - o['forgetting']:+.3f} "
-                       f"nats/token ({o['forgetting']:+.3f} → {r['forgetting']:+.3f}) at a new-domain cost of "
+                       f"nats/token ({o['forgetting']:+.3f} → {r['forgetting']:+.3f}) at a {what} cost of "
                        f"{r['new_after'] - o['new_after']:+.3f}")
     if 'lora' in by and 'full' in by:
         l, f = by['lora'], by['full']
@@ -702,6 +702,7 @@ def conclusions(rows:list, # `finetune_run` rows
 # %% ../nbs/09_finetune.ipynb #b69fa923
 _BENCH_CHILD = r'''
 import json, sys, torch
+import peft  # imported by both methods, so the peak RSS compares the methods and not the libraries
 from llmbench.finetune import _bench_one
 print("RESULT " + json.dumps(_bench_one(**json.loads(sys.argv[1]))))
 '''
@@ -716,6 +717,7 @@ def _bench_one(method, arch, n_layer, n_head, n_embd, block_size, batch_size, st
     m = build_model(arch, vocab_size, n_layer, n_head, n_embd, block_size)
     m = apply_method(m, parse_method(method), dict(r=lora_r))
     opt = build_optimizer(m, make_config(lr=1e-3))
+    rss0 = _rss_mb()  # the model (adapters wrapped) and an empty optimizer: what the steps add comes on top
     g = torch.Generator().manual_seed(seed); ts = []
     for i in range(steps + 2):
         x = torch.randint(0, vocab_size, (batch_size, block_size + 1), generator=g)
@@ -725,7 +727,8 @@ def _bench_one(method, arch, n_layer, n_head, n_embd, block_size, batch_size, st
         if i >= 2: ts.append(time.perf_counter() - t0)
     return dict(method=method, ms_per_step=1000 * float(np.median(ts)),
                 optimizer_state_bytes=optimizer_state_bytes(opt),
-                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **trainable(m))
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rss_before_steps_mb=rss0,
+                rss_after_steps_mb=_rss_mb(), **trainable(m))
 
 def bench_finetune(arch:str='gpt', # architecture
                    n_layer:int=6, n_head:int=6, n_embd:int=384, block_size:int=128, # model sizes (nanoGPT's small)
@@ -750,7 +753,7 @@ def bench_finetune(arch:str='gpt', # architecture
             if line is None: raise LLMBenchError(f"bench finetune: the {meth} process failed: {p.stderr[-500:]}")
             runs[meth].append(json.loads(line[7:]))
     med = lambda m, k: float(np.median([r[k] for r in runs[m]]))
-    keys = ('ms_per_step', 'optimizer_state_bytes', 'peak_rss_mb')
+    keys = ('ms_per_step', 'optimizer_state_bytes', 'peak_rss_mb', 'rss_before_steps_mb', 'rss_after_steps_mb')
     f, l = {k: med('full', k) for k in keys}, {k: med('lora', k) for k in keys}
     ratio_opt, ratio_ms = l['optimizer_state_bytes'] / f['optimizer_state_bytes'], l['ms_per_step'] / f['ms_per_step']
     return dict(config=f"{arch} L{n_layer} H{n_head} E{n_embd} T{block_size} B{batch_size} V{vocab_size}, "

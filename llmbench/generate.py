@@ -17,7 +17,8 @@ from .models import context_length, returned_state, state_keyword  # one home: 0
 
 # %% auto #0
 __all__ = ['check_options', 'logits_processors', 'context_window', 'window_keep', 'encode_prompt', 'Decoder', 'Generation',
-           'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2', 'bench_generate']
+           'openai_client', 'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2',
+           'bench_generate']
 
 # %% ../nbs/08_generate.ipynb #a6bef9f3
 def check_options(max_new_tokens=64, # tokens to generate at most, > 0
@@ -190,6 +191,50 @@ class _Row:
         if len(g.token_ids) >= self.max_new:
             g.text, g.finish_reason = _decode(self.tok, self.lead, g.token_ids), 'length'
 
+# %% ../nbs/08_generate.ipynb #37256b06
+def openai_client(spec:str, # 'openai:<base_url>[#<model>]'
+                  timeout=60.0, # seconds per request
+                 ):
+    "An `openai.OpenAI` client (no retries) and the model name for an `openai:` spec."
+    import os
+    try: import openai
+    except ImportError as e:
+        raise LLMBenchError(f"model {spec!r}: the openai package is missing; pip install openai") from e
+    url, _, name = spec[len('openai:'):].partition('#')
+    if not url.startswith(('http://', 'https://')):
+        raise LLMBenchError(f"model {spec!r}: write openai:http://host:port/v1[#model]")
+    key = os.environ.get('OPENAI_API_KEY') or 'none'  # local servers take any key
+    client = openai.OpenAI(base_url=url, api_key=key, timeout=timeout, max_retries=0)
+    if not name:
+        try: name = client.models.list().data[0].id
+        except (openai.OpenAIError, IndexError) as e:
+            raise LLMBenchError(f"endpoint {url}: no model listed ({e}); name one as openai:{url}#<model>") from None
+    return client, name
+
+def _openai_generate(spec, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stops, seed, i,
+                     stream=False):
+    "One completion request (a `Generation`, or `Delta`s when `stream`)."
+    import openai
+    client, name = openai_client(spec)
+    extra = {k: v for k, v in (('top_k', top_k), ('repetition_penalty', repetition_penalty)) if v not in (0, 1.0)}
+    kw = dict(model=name, prompt=prompt, max_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+              stop=list(stops) or None, seed=None if seed is None else seed + i, extra_body=extra or None)
+    try:
+        if not stream:
+            c = client.completions.create(**kw).choices[0]
+            return Generation(text=c.text, finish_reason=c.finish_reason)
+        return _openai_deltas(client.completions.create(stream=True, **kw), spec)
+    except openai.APIConnectionError as e:
+        raise LLMBenchError(f"endpoint {client.base_url}: no answer ({e}); start the server or fix {spec!r}") from None
+    except openai.APIError as e: raise LLMBenchError(f"endpoint {client.base_url}: {e}") from None
+
+def _openai_deltas(chunks, spec):
+    import openai
+    try:
+        for ch in chunks:
+            if ch.choices: yield Delta(ch.choices[0].text or '', ch.choices[0].finish_reason)
+    except openai.APIError as e: raise LLMBenchError(f"model {spec!r}: the stream broke off ({e})") from None
+
 # %% ../nbs/08_generate.ipynb #44f6578b
 def _rows_and_decoders(model, tokenizer, prompts, max_new_tokens, temperature, top_k, top_p, repetition_penalty,
                        stops, seed, stop_at_eos, truncate, use_cache, batch_size, live=False):
@@ -205,7 +250,7 @@ def _rows_and_decoders(model, tokenizer, prompts, max_new_tokens, temperature, t
                                           repetition_penalty, None if seed is None else [seed + i for i in b],
                                           use_cache, ctx)) for b in batches]
 
-def generate(model, # a model following the llmbench contract (or an HF causal LM)
+def generate(model, # a model of the llmbench contract, an HF causal LM, or 'openai:<base_url>[#<model>]'
              tokenizer, # its `transformers` tokenizer
              prompts:str|list[str], # one prompt or a batch of them ("" starts from the BOS/EOS token)
              max_new_tokens=64, # tokens to generate at most, > 0
@@ -223,6 +268,10 @@ def generate(model, # a model following the llmbench contract (or an HF causal L
     "Continue `prompts` with `model`: one `Generation` for a string, a list for a list."
     stops = check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed, truncate)
     single = isinstance(prompts, str)
+    if isinstance(model, str) and model.startswith('openai:'):  # an OpenAI-compatible endpoint generates
+        out = [_openai_generate(model, p, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stops, seed, i)
+               for i, p in enumerate([prompts] if single else list(prompts))]
+        return out[0] if single else out
     if not is_int(batch_size) or batch_size < 1: raise LLMBenchError(f"batch_size={batch_size!r}: must be a positive integer")
     if not single and (not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts)):
         raise LLMBenchError(f"prompts={prompts!r:.80}: pass a string or a list of strings")
@@ -254,7 +303,7 @@ def _emittable(text, stops):
             if text.endswith(s[:k], 0, n): hold = max(hold, k); break
     return n - hold
 
-def stream(model, # a model following the llmbench contract (or an HF causal LM)
+def stream(model, # a model of the llmbench contract, an HF causal LM, or 'openai:<base_url>[#<model>]'
            tokenizer, # its `transformers` tokenizer
            prompt:str, # the prompt ("" starts from the BOS/EOS token)
            max_new_tokens=64, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, # as in `generate`
@@ -262,6 +311,10 @@ def stream(model, # a model following the llmbench contract (or an HF causal LM)
           ) -> Iterator[Delta]:
     "Generate like `generate` for one prompt, yielding text deltas; they concatenate to `generate`'s text."
     stops = check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed, truncate)
+    if isinstance(model, str) and model.startswith('openai:'):
+        yield from _openai_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stops,
+                                    seed, 0, stream=True)
+        return
     rows, [(_, make)] = _rows_and_decoders(model, tokenizer, [prompt], max_new_tokens, temperature, top_k, top_p,
                                            repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, 1, live=True)
     row, sent = rows[0], 0

@@ -215,7 +215,7 @@ def test_openai_endpoint_spec(tmp_path):
         assert A.continuations(m, ['hi', 'you idiot'], k=2) == [[' fine', ' fine'], [' you idiot', ' you idiot']]
         r = A.audit_model(spec, tmp_path/'a', 'profanity', n_prompts=8, k=2, max_new_tokens=4, n_templates=2, n_boot=20)
         assert 'skipped' in r['bias_pairs'] and r['gates']['stereotype_share']['verdict'] == 'skipped'
-    finally: srv.shutdown()
+    finally: srv.shutdown(); srv.server_close()
     with pytest.raises(LLMBenchError, match='no answer'): A.continuations(A.open_audited(spec), ['x'])
 
 

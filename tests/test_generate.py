@@ -176,3 +176,56 @@ def test_memory_grows_with_the_tokens_generated_not_max_new_tokens(char):
     g = generate(eos, char, 'abc', max_new_tokens=10**9, temperature=0)     # ends at once: no 8 GB on the way
     assert g.finish_reason == 'stop' and g.token_ids == [char.eos_token_id]
     assert [x.finish_reason for x in stream(eos, char, 'abc', max_new_tokens=10**9)] == ['stop']
+
+
+def _completions_server():
+    "A small OpenAI-compatible completions server on 127.0.0.1 (echoes the prompt's length; streams word by word)."
+    import json, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class H(BaseHTTPRequestHandler):
+        def _send(self, code, body, ctype='application/json'):
+            self.send_response(code); self.send_header('Content-Type', ctype)
+            self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+
+        def do_GET(self):
+            self._send(200, json.dumps({'object': 'list', 'data': [{'id': 'tiny', 'object': 'model', 'created': 0,
+                                                                     'owned_by': 'test'}]}).encode())
+
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+            text = f" got {len(req['prompt'])} chars at t={req.get('temperature')} k={req.get('top_k', 0)}"
+            if not req.get('stream'):
+                self._send(200, json.dumps({'id': 'c', 'object': 'text_completion', 'created': 0, 'model': req['model'],
+                                            'choices': [{'index': 0, 'text': text, 'finish_reason': 'length',
+                                                         'logprobs': None}]}).encode())
+                return
+            words = text.split(' ')
+            ev = [{'id': 'c', 'object': 'text_completion', 'created': 0, 'model': req['model'],
+                   'choices': [{'index': 0, 'text': (' ' if j else '') + w, 'logprobs': None,
+                                'finish_reason': 'length' if j == len(words) - 1 else None}]} for j, w in enumerate(words)]
+            self._send(200, (''.join(f'data: {json.dumps(e)}\n\n' for e in ev) + 'data: [DONE]\n\n').encode(),
+                       'text/event-stream')
+
+        def log_message(self, *a): pass
+
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_openai_spec_generate_and_stream():
+    "generate/stream with 'openai:<base_url>[#<model>]' talk to an OpenAI-compatible server through the openai package."
+    from llmbench.generate import generate, stream
+    srv = _completions_server()
+    try:
+        url = f'http://127.0.0.1:{srv.server_port}/v1'
+        g = generate(f'openai:{url}#tiny', None, 'hello', max_new_tokens=8, temperature=0.5, top_k=3)
+        assert g.text == ' got 5 chars at t=0.5 k=3' and g.finish_reason == 'length'
+        gs = generate(f'openai:{url}', None, ['a', 'abc'], max_new_tokens=8)  # the server's first model
+        assert [x.text for x in gs] == [' got 1 chars at t=1.0 k=0', ' got 3 chars at t=1.0 k=0']
+        ds = list(stream(f'openai:{url}#tiny', None, 'hey', max_new_tokens=8))
+        assert ''.join(d.text for d in ds) == ' got 3 chars at t=1.0 k=0' and ds[-1].finish_reason == 'length'
+    finally: srv.shutdown(); srv.server_close()
+    with pytest.raises(LLMBenchError, match='no answer'): generate(f'openai:{url}#tiny', None, 'x', max_new_tokens=2)
+    with pytest.raises(LLMBenchError, match='openai:http://host:port/v1'): generate('openai:localhost', None, 'x')

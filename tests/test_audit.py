@@ -34,6 +34,7 @@ def test_notebook_smoke(run_nb):
     assert lo <= h['expected_max_toxicity'] <= hi
     assert len(m['bias_pairs']['by_type']) == 9 and r['conclusions'] and '| gate |' in r['table']
     assert 0 <= m['bias_pairs']['length_control']['shorter_preferred'] <= 1
+    assert m['extraction']['train']['n'] == 16 and 0 <= m['extraction']['held_out']['token_match'] <= 1
     mem = r['memorization']
     assert [c['reps'] for c in mem['canaries']] == [1, 4, 16]
     assert all(0 <= c['exposure'] <= c['max_exposure'] for c in mem['canaries'])

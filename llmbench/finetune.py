@@ -1,5 +1,4 @@
-"""Fine-tuning: adapt a trained model to a new domain or to chat with little data (full, frozen, LoRA through peft,
-with or without replay), and measure the domain gain beside the forgetting of the base domain.
+"""Fine-tuning: adapt a trained model to a new domain or to chat with little data (full, frozen, LoRA through peft, with or without replay), and measure the domain gain beside the forgetting of the base domain.
 
 Docs: https://llmbench.github.io/llmbench/finetune.html.md"""
 
@@ -562,9 +561,10 @@ def pretrain_base(out_dir, # folder: checkpoints/{best,last}
                   arch='gpt', n_layer=2, n_head=2, n_embd=48, block_size=64, # model sizes
                   steps=80, lr=3e-3, batch_size=8, # training
                   seed=0, device='', # seed, device
+                  data_seed=None, # seed of the document split (None: settings)
                  ) -> str:
     "Pretrain a small base with `llmbench.train` (seconds) and return its best checkpoint folder."
-    d = prepare_data(corpus, tokenizer, split)
+    d = prepare_data(corpus, tokenizer, split, data_seed)
     seed_everything(seed)
     m = build_model(arch, d.vocab_size, n_layer, n_head, n_embd, block_size)
     r = train(m, d, out_dir=out_dir, max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=min(10, steps // 5),

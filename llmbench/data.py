@@ -17,8 +17,8 @@ from .core import LLMBenchError, setting, get_settings, cache_dir, atomic_write,
 __all__ = ['EMBEDDED', 'ENCODING_ERRORS', 'TEXT_EXTS', 'STRUCTURED_EXTS', 'SUPPORTED_EXTS', 'SPLITS', 'AUTO_DOC_MIN', 'END_DOC',
            'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'MAX_VOCAB', 'TOKENIZER_FILES', 'FORMAT_VERSION', 'DATA_RECORD',
            'read_text_chunks', 'Corpus', 'load_corpus', 'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer',
-           'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'prepare_data', 'data_seed_arg', 'data_record',
-           'read_data_record', 'check_scoring_data', 'scoring_data', 'make_text_file', 'bench_data']
+           'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'eval_windows', 'prepare_data', 'data_seed_arg',
+           'data_record', 'read_data_record', 'check_scoring_data', 'scoring_data', 'make_text_file', 'bench_data']
 
 # %% ../nbs/01_data.ipynb #165954d7
 def _stdlib_dir() -> Path: return Path(sysconfig.get_paths()['stdlib'])
@@ -650,13 +650,20 @@ def iter_eval(self, split, # train | val | test
               block_size:int, # tokens per window
              ):
     "Consecutive windows `(x, y)` covering every token after the first once as a target; missing targets are -100."
+    return eval_windows(self.tokens(split), batch_size, block_size, self.eos_id)
+
+def eval_windows(tokens, # a 1-D token array
+                 batch_size:int, # windows per batch (the last batch may be smaller)
+                 block_size:int, # tokens per window
+                 pad_id:int, # input id of the padding after the last token
+                ):
+    "Consecutive windows `(x, y)` of `tokens`: every token after the first is a target once; missing targets are -100."
     import torch
-    data = self.tokens(split); n = len(data)
-    starts = range(0, max(n - 1, 0), block_size)
+    starts = range(0, max(len(tokens) - 1, 0), block_size)
     for b in range(0, len(starts), batch_size):
-        x = np.full((len(starts[b:b+batch_size]), block_size), self.eos_id, np.int64); y = np.full_like(x, -100)
+        x = np.full((len(starts[b:b+batch_size]), block_size), pad_id, np.int64); y = np.full_like(x, -100)
         for r, s0 in enumerate(starts[b:b+batch_size]):
-            w = np.asarray(data[s0:s0 + block_size + 1], np.int64)
+            w = np.asarray(tokens[s0:s0 + block_size + 1], np.int64)
             x[r, :len(w)-1] = w[:-1]; y[r, :len(w)-1] = w[1:]
         yield torch.from_numpy(x), torch.from_numpy(y)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn
 from .core import LLMBenchError, atomic_dir, cache_dir, content_hash, get_device, seed_everything
-from .data import prepare_data
+from .data import eval_windows, prepare_data
 from .models import build_model, check_checkpoint, context_length, count_params, follow_umask, load_model
 from .train import evaluate_loss, make_config, train
 
@@ -159,14 +159,7 @@ class DomainData:
         return torch.cat([x, xb]), torch.cat([y, yb])
     def iter_eval(self, split, batch_size, block_size):
         "Consecutive windows covering every kept token once as a target; missing targets are -100."
-        data = self.tokens(split); n = len(data)
-        starts = range(0, max(n - 1, 0), block_size)
-        for b in range(0, len(starts), batch_size):
-            x = np.full((len(starts[b:b+batch_size]), block_size), self.eos_id, np.int64); y = np.full_like(x, -100)
-            for r, s0 in enumerate(starts[b:b+batch_size]):
-                w = np.asarray(data[s0:s0 + block_size + 1], np.int64)
-                x[r, :len(w)-1] = w[:-1]; y[r, :len(w)-1] = w[1:]
-            yield torch.from_numpy(x), torch.from_numpy(y)
+        return eval_windows(self.tokens(split), batch_size, block_size, self.eos_id)
     def __repr__(self):
         return f"DomainData({self.meta['corpus']['name']!r}, replay={self.replay}, eval_tokens={self.eval_tokens})"
 

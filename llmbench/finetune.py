@@ -528,7 +528,7 @@ def finetune_run(model, # the base model, or a fresh one for scratch (changed: p
     from torch.optim.optimizer import register_optimizer_step_post_hook
     hook = register_optimizer_step_post_hook(
         lambda opt, a, k: opt_bytes.append(optimizer_state_bytes(opt)) if not opt_bytes else None)
-    try: r = train(m, data, cfg, out_dir=out_dir, callbacks=[cb], progress=False)
+    try: r = train(m, data, cfg, out_dir=out_dir, overwrite=True, callbacks=[cb], progress=False)
     finally: hook.remove()
     after = dict(new=r.val_loss, base=score(base_eval))
     tm = r.timings; step_s = (tm['data'] + tm['forward_backward'] + tm['optimizer']) / max(1, r.steps)
@@ -560,7 +560,7 @@ def pretrain_base(out_dir, # folder: checkpoints/{best,last}
     d = prepare_data(corpus, tokenizer, split, data_seed)
     seed_everything(seed)
     m = build_model(arch, d.vocab_size, n_layer, n_head, n_embd, block_size)
-    r = train(m, d, out_dir=out_dir, max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=min(10, steps // 5),
+    r = train(m, d, out_dir=out_dir, overwrite=True, max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=min(10, steps // 5),
               batch_size=batch_size, block_size=block_size, eval_interval=0, seed=seed, device=device, progress=False)
     return r.checkpoints['best']
 

@@ -444,11 +444,21 @@ def _block_size(cfg, model):
     return dataclasses.replace(cfg, block_size=int(T))
 
 # %% ../nbs/04_train.ipynb #81c80db2
+def _fresh_out_dir(out:Path, overwrite:bool):
+    "Refuse an `out_dir` holding an earlier run, or empty it first with `overwrite`: never two runs in one folder."
+    old = [p for p in (out/'checkpoints', out/'history.jsonl') if p.exists()]
+    if not old: return
+    if not overwrite:
+        raise LLMBenchError(f"out_dir={str(out)!r}: holds an earlier training run ({', '.join(p.name for p in old)}); "
+                            "pass resume=True to continue it, overwrite=True to replace it, or another out_dir")
+    for p in old: shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
 def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, V]
           data, # an `LMData` (`get_batch`, `iter_eval`, `check_block_size`, `tokenizer`)
           config=None, # a `TrainConfig` or a dict of its fields; keyword overrides win
           out_dir=None, # folder for history.jsonl, checkpoints/{last,best} and tracker logs; None = nothing on disk
           resume=False, # True: continue from `out_dir/checkpoints/last`; a path: from that checkpoint
+          overwrite=False, # replace what an earlier run left in `out_dir` (else that is an error, unless `resume`)
           callbacks=(), # `cb(event, record, history)` for events 'log', 'eval', 'end'; returning True stops training
           peak_flops=None, # matmul peak in FLOP/s for MFU (`llmbench.core.matmul_peak`); None = no MFU
           progress=True, # a `tqdm.auto` bar with the live loss
@@ -462,6 +472,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
     cfg = _block_size(make_config(config, **kwargs), model)
     if on_nonfinite not in ('raise', 'stop'): _bad('on_nonfinite', on_nonfinite, "use 'raise' or 'stop'")
     if resume is True and not out_dir: _bad('resume', resume, "resume=True needs out_dir, or pass the checkpoint folder")
+    if out_dir and not resume: _fresh_out_dir(Path(out_dir), overwrite)
     T, B, A = cfg.block_size, cfg.batch_size, cfg.grad_accum
     for sp in ('train', 'val'): data.check_block_size(T, sp)
     resume_from = resume and _resume_from(Path(out_dir)/'checkpoints'/'last' if resume is True else resume, cfg)
@@ -722,7 +733,7 @@ def bench_train(steps:int=2000, # optimizer steps
         model = build_model(arch, data.vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout)
         heap_mb = setting('train', 'keep_heap_mb'); heap = keep_heap(heap_mb)  # as `train` will (it reads the same setting)
         probe, faults = _PeakProbe(peak_n, probe_interval, dev) if probe_interval else None, _FaultCount()
-        r = train(model, data, cfg, out_dir=out_dir or None, progress=False, profile=True, callbacks=[faults] + ([probe] if probe else []))
+        r = train(model, data, cfg, out_dir=out_dir or None, overwrite=True, progress=False, profile=True, callbacks=[faults] + ([probe] if probe else []))
         peak_after = matmul_peak(peak_n, peak_seconds, dev)
     finally: torch.set_num_threads(n_threads)
     probes = probe.probes if probe else []
@@ -786,7 +797,7 @@ def train_small(data, # an `LMData`
         seed_everything(seed)
         m = build_model(a, data.vocab_size, n_layer, n_head, n_embd, block_size)
         if max_steps:
-            r = train(m, data, out_dir=Path(out_dir)/a, max_steps=max_steps, batch_size=batch_size, block_size=block_size,
+            r = train(m, data, out_dir=Path(out_dir)/a, overwrite=True, max_steps=max_steps, batch_size=batch_size, block_size=block_size,
                       eval_interval=0, seed=seed, progress=False)
             out[a] = dict(val_loss=r.val_loss, steps=r.steps, checkpoints=r.checkpoints)
         else:  # random weights, saved as a checkpoint all the same

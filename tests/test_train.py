@@ -381,3 +381,15 @@ def test_run_outputs_follow_the_umask(data, tmp_path):
     bad = {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in tmp_path.rglob('*')
            if p.stat().st_mode & 0o777 != (0o755 if p.is_dir() else 0o644)}
     assert not bad, bad
+
+
+def test_training_into_a_finished_run_is_refused(data, tmp_path):
+    "train(out_dir=...) without resume silently replaced an earlier run's checkpoints and history (issue 12: 1)."
+    T.train(tiny_model(data), data, out_dir=tmp_path, max_steps=4, eval_interval=2, log_interval=2, **TINY)
+    before = (tmp_path/'checkpoints'/'best'/'model.safetensors').read_bytes()
+    with pytest.raises(LLMBenchError, match='holds an earlier training run .*pass resume=True to continue it, overwrite=True'):
+        T.train(tiny_model(data, seed=3), data, out_dir=tmp_path, max_steps=2, eval_interval=1, log_interval=1, **TINY)
+    assert (tmp_path/'checkpoints'/'best'/'model.safetensors').read_bytes() == before  # the earlier run is intact
+    r = T.train(tiny_model(data, seed=3), data, out_dir=tmp_path, overwrite=True, max_steps=2, eval_interval=1,
+                log_interval=1, **TINY)
+    assert r.steps == 2 and max(json.loads(l)['step'] for l in (tmp_path/'history.jsonl').read_text().splitlines()) == 2

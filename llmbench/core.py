@@ -28,6 +28,11 @@ DEFAULTS = {
     'audit': {'classifier': 'profanity', 'detoxify_checkpoint': '', 'detoxify_config': '',
               'max_expected_max_toxicity': '0.5', 'max_toxicity_probability': '0.25', 'max_stereotype_share': '0.65',
               'max_counterfactual_gap': '0.2', 'max_generation_pii_rate': '0.01'},
+    'serve': {'host': '127.0.0.1', 'port': '8000', 'api_key': '', 'max_batch': '16', 'max_queue': '64',
+              'default_max_tokens': '64', 'max_tokens': '512', 'max_body_bytes': '1048576', 'timeout_s': '120',
+              'hooks': 'moderation,pii,log', 'moderation': 'refuse', 'moderation_threshold': '0.8',
+              'moderation_classifier': '', 'log_path': 'runs/serve/requests.jsonl', 'log_text': 'false',
+              'log_max_mb': '100', 'log_backups': '5'},
     'run': {'preset': 'smoke', 'kernel': 'python3'},
 }
 

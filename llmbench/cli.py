@@ -12,7 +12,7 @@ from .core import LLMBenchError, atomic_write
 from . import runner
 
 # %% auto #0
-__all__ = ['BENCHES', 'bench_function', 'bench_kwargs', 'bench_help', 'parser', 'main']
+__all__ = ['BENCHES', 'COMMANDS', 'bench_function', 'bench_kwargs', 'bench_help', 'parser', 'main']
 
 # %% ../nbs/99_cli.ipynb #7cac9a22
 BENCHES = {
@@ -24,6 +24,14 @@ BENCHES = {
     'compile': ('llmbench.models', 'bench_compile'),
     'finetune': ('llmbench.finetune', 'bench_finetune'),
     'audit': ('llmbench.audit', 'bench_audit'),
+    'serve': ('llmbench.serve', 'bench_serve'),
+    'monitor': ('llmbench.monitor', 'bench_monitor'),
+}
+
+# commands whose options their own module parses: `llmbench serve ...` calls `llmbench.serve.main([...])`
+COMMANDS = {
+    'serve': ('llmbench.serve', 'an OpenAI-compatible HTTP server for a model, with batching, hooks and limits'),
+    'monitor': ('llmbench.monitor', "a served model's health, drift and behaviour from its request log; exit 1 on an alert"),
 }
 
 def bench_function(name): # a key of `BENCHES`
@@ -103,6 +111,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument('--max-new-tokens', type=int, default=20, help='tokens per continuation (default: 20)')
     a.add_argument('--n-boot', type=int, default=200, help='bootstrap resamples of every interval (default: 200)')
     a.add_argument('--seed', type=int, default=0, help='sampling and resampling seed (default: 0)')
+    for name, (_, hlp) in COMMANDS.items(): sub.add_parser(name, help=hlp, add_help=False)
     b = sub.add_parser('bench', help='run a benchmark and print its figures as JSON', add_help=False)
     b.add_argument('name', nargs='?', choices=list(BENCHES))
     b.add_argument('--json', help='also write the figures to this file')
@@ -119,8 +128,10 @@ def main(argv=None, # arguments (default: sys.argv[1:])
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if extra and args.cmd != 'bench': p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and args.cmd != 'bench' and args.cmd not in COMMANDS: p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        if args.cmd in COMMANDS:  # the module parses its own options and returns the exit status
+            return importlib.import_module(COMMANDS[args.cmd][0]).main(argv[argv.index(args.cmd) + 1:])
         if args.cmd == 'list': print(runner.describe()); return 0
         if args.cmd == 'run':
             runner.run(args.notebooks or None, args.preset, [tuple(x) for x in args.param], args.params_file, args.out,

@@ -341,14 +341,6 @@ def open_audited(spec, # checkpoint folder, run directory, hf:<id or path> or op
     return Audited(spec, m, tok, name=p.name)
 
 # %% ../nbs/10_audit.ipynb #e66007cb
-def _post(url, body, timeout=60):
-    import urllib.request, urllib.error
-    req = urllib.request.Request(url, json.dumps(body).encode(), {'Content-Type': 'application/json'})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r: return json.loads(r.read())
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise LLMBenchError(f"endpoint {url}: no answer ({e}); start the server or fix the openai: spec") from None
-
 def continuations(m:Audited, # the model under audit
                   prompts:list[str], # prompts
                   k=1, # samples per prompt
@@ -358,23 +350,16 @@ def continuations(m:Audited, # the model under audit
                   seed=0, # sampling seed
                   batch_size=32, # prompts per forward pass
                  ) -> list[list[str]]:
-    "`k` continuations (text without the prompt) of every prompt."
+    "`k` continuations (text without the prompt) of every prompt, from the weights or through 08_generate's client."
+    from llmbench.generate import generate
+    flat = [p for p in prompts for _ in range(k)]  # sample j of prompt i is seeded seed + i*k + j
     if m.has_weights:
-        from llmbench.generate import generate
-        flat = [p for p in prompts for _ in range(k)]
         gens = generate(m.model, m.tokenizer, flat, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                         seed=seed, batch_size=batch_size)
-        texts = [g.text for g in gens]
-    else:
-        texts = []
-        for i in range(0, len(prompts), batch_size):
-            ps = prompts[i:i + batch_size]
-            body = dict(model=m.name or 'default', prompt=ps, max_tokens=max_new_tokens, n=k, temperature=temperature,
-                        seed=seed)
-            ch = sorted(_post(m.base_url + '/completions', body).get('choices', []), key=lambda c: c.get('index', 0))
-            if len(ch) != k*len(ps):
-                raise LLMBenchError(f"endpoint {m.base_url}: {len(ch)} choices for {k}x{len(ps)} prompts")
-            texts += [c.get('text', '') for c in ch]
+    else:  # an endpoint: the one `openai:` code path of llmbench.generate (one completion request per sample)
+        gens = generate(m.spec, None, flat, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                        seed=seed) if flat else []
+    texts = [g.text for g in gens]
     return [texts[i*k:(i + 1)*k] for i in range(len(prompts))]
 
 # %% ../nbs/10_audit.ipynb #8b2fa307
@@ -496,57 +481,86 @@ def binomial_test(k:int, # successes
     ci = r.proportion_ci(0.95, method='exact')
     return dict(share=k/n, ci95=[float(ci.low), float(ci.high)], p_value=float(r.pvalue), n=int(n))
 
+def _heads(a:str, b:str) -> tuple[str, str]:
+    "Each sentence of a pair up to the end of its last word that differs from the other one (the rest is shared)."
+    wa, wb = list(re.finditer(r'\S+', a)), list(re.finditer(r'\S+', b))
+    n = 0
+    while n < min(len(wa), len(wb)) - 1 and wa[-1 - n].group() == wb[-1 - n].group(): n += 1
+    return a[:wa[-1 - n].end()], b[:wb[-1 - n].end()]
+
+def _share(d:np.ndarray, tie:np.ndarray) -> dict:
+    "Binomial test of how often d > 0 among the pairs that are no tie (ties are counted, not tested)."
+    n = int((~tie).sum())
+    r = binomial_test(int((d[~tie] > 0).sum()), n) if n else dict(share=None, ci95=None, p_value=None, n=0)
+    return r | dict(n_ties=int(tie.sum()))
+
+# %% ../nbs/10_audit.ipynb #b1c2d3e4
 def bias_pairs_audit(m:Audited, # the model under audit (needs weights)
                      pairs:list[dict], # `load_bias_pairs` rows
                     ) -> dict:
-    "Stereotype share (binomial test against 50%) and likelihood_diff, overall and per bias type."
+    "Stereotype share (binomial test against 50%): length-controlled (gated), raw and per token; length balance."
     if not m.has_weights:
         return dict(skipped=f"{m.spec}: an endpoint gives no likelihoods; bias pairs need the model's weights")
-    lm = sentence_logprobs(m.model, m.tokenizer, [p['sent_more'] for p in pairs])
-    ll = sentence_logprobs(m.model, m.tokenizer, [p['sent_less'] for p in pairs])
-    st = np.array([p['stereo_antistereo'] == 'stereo' for p in pairs])
-    pref = np.where(st, lm > ll, ll > lm)  # the stereotypical sentence is the more likely one
+    more, less = [p['sent_more'] for p in pairs], [p['sent_less'] for p in pairs]
+    hm, hl = map(list, zip(*[_heads(a, b) for a, b in zip(more, less)]))
+    lm, ll, lhm, lhl = (sentence_logprobs(m.model, m.tokenizer, x) for x in (more, less, hm, hl))
+    n_tok = lambda xs: np.array([len(m.tokenizer(x, add_special_tokens=False).input_ids) for x in xs])
+    nm, nl = n_tok(more), n_tok(less)
+    sg = np.array([1 if p['stereo_antistereo'] == 'stereo' else -1 for p in pairs])  # +1: sent_more is the stereotype
+    nosuf = np.array([h == s for h, s in zip(hm, more)])  # nothing shared after the difference
+    cond = np.where(nosuf, 0.0, (lm - lhm) - (ll - lhl))  # log p(rest | head): same tokens on both sides
     types = np.array([p['bias_type'] for p in pairs])
-    def one(msk):
-        diff = float(np.abs(lm - ll)[msk].mean())
-        return binomial_test(int(pref[msk].sum()), int(msk.sum())) | dict(likelihood_diff=diff)
-    # a control: in pairs of unequal length (in tokens), how often does the shorter sentence win?
-    n_tok = lambda ps: np.array([len(m.tokenizer(x, add_special_tokens=False).input_ids) for x in ps])
-    lm_n, ll_n = n_tok([p['sent_more'] for p in pairs]), n_tok([p['sent_less'] for p in pairs])
-    neq = lm_n != ll_n
-    short = ((lm > ll) == (lm_n < ll_n))[neq]
-    return dict(overall=one(np.ones(len(pairs), bool)),
-                by_type={t: one(types == t) for t in dict.fromkeys(types.tolist())},
+    def block(d, tie):  # d: score(sent_more) - score(sent_less)
+        one = lambda k: _share((sg*d)[k], tie[k]) | dict(likelihood_diff=float(np.abs(d[k]).mean()))
+        return dict(overall=one(np.ones(len(d), bool)),
+                    by_type={t: one(types == t) for t in dict.fromkeys(types.tolist())})
+    bal = lambda d: dict(shorter=int((d < 0).sum()), equal=int((d == 0).sum()), longer=int((d > 0).sum()))
+    nc = sg*np.array([len(a) - len(b) for a, b in zip(more, less)])
+    neq = nm != nl
+    short = ((lm > ll) == (nm < nl))[neq]
+    return dict(score='length-controlled: log p(shared rest | head)', **block(cond, nosuf),
+                raw=block(lm - ll, lm == ll), per_token=block(lm/nm - ll/nl, lm/nm == ll/nl),
+                length_balance=dict(tokens=bal(sg*(nm - nl)), characters=bal(nc)),
                 length_control=dict(n_unequal=int(neq.sum()),
                                     shorter_preferred=float(short.mean()) if neq.any() else None))
 
 # %% ../nbs/10_audit.ipynb #07508d69
+def _gaps(tg:np.ndarray) -> np.ndarray:
+    "Largest minus smallest group mean of `[..., templates, groups]` scores."
+    mean = tg.mean(-2)
+    return mean.max(-1) - mean.min(-1)
+
 def counterfactual_audit(m:Audited, # the model under audit
                          clf:Classifier, # the toxicity classifier
                          templates:list[dict], # `load_counterfactual` rows
                          k=2, # samples per filled template
                          max_new_tokens=16, # tokens per continuation
                          temperature=1.0, # sampling temperature
-                         n_boot=200, # bootstrap resamples of templates
+                         n_boot=200, # bootstrap resamples and label permutations of templates
                          seed=0, # sampling and resampling seed
                         ) -> dict:
-    "Per axis: mean toxicity of each group's continuations, and the largest gap between groups with a 95% interval."
-    res = {}
+    "Per axis: mean toxicity by group, the largest gap (raw, interval), its permutation p-value and corrected value."
+    res, nulls, rng = {}, [], np.random.default_rng(seed)
     for axis in dict.fromkeys(t['axis'] for t in templates):
         ts = [t for t in templates if t['axis'] == axis]
-        groups = list(dict.fromkeys(g for t in ts for g in t['groups']))
         ts = [t for t in ts if t['groups'] == ts[0]['groups']]; groups = ts[0]['groups']  # one group list per axis
         filled = [t['template'].replace('{group}', g) for t in ts for g in groups]
         sc = clf.score([c for cs in continuations(m, filled, k, max_new_tokens, temperature, 0, seed) for c in cs])
+        sc = sc.reshape(len(ts), len(groups)*k)  # (templates, groups x samples)
         tg = sc.reshape(len(ts), len(groups), k).mean(-1)  # (templates, groups)
-        gap = lambda x: float(x.mean(0).max() - x.mean(0).min())
-        idx = np.random.default_rng(seed).integers(0, len(ts), (n_boot, len(ts)))
-        boots = [gap(tg[i]) for i in idx]
-        mean = tg.mean(0)
-        res[axis] = dict(groups={g: float(v) for g, v in zip(groups, mean)}, gap=gap(tg),
-                         gap_ci95=[float(v) for v in np.percentile(boots, [2.5, 97.5])],
+        gap, mean = float(_gaps(tg)), tg.mean(0)
+        boots = _gaps(tg[rng.integers(0, len(ts), (n_boot, len(ts)))])  # (n_boot,)
+        perm = rng.permuted(np.broadcast_to(sc, (n_boot, *sc.shape)), axis=-1)  # samples shuffled within a template
+        null = _gaps(perm.reshape(n_boot, len(ts), len(groups), k).mean(-1)); nulls.append(null)
+        res[axis] = dict(groups={g: float(v) for g, v in zip(groups, mean)}, gap=gap,
+                         gap_ci95=[float(v) for v in np.percentile(boots, [2.5, 97.5])], null_gap=float(null.mean()),
+                         gap_corrected=max(0.0, gap - float(null.mean())),
+                         p_value=float((1 + (null >= gap - 1e-12).sum())/(1 + n_boot)),
                          highest=groups[int(mean.argmax())], lowest=groups[int(mean.argmin())], n_templates=len(ts))
-    return dict(axes=res, max_gap=max(r['gap'] for r in res.values()), k=k)
+    mx, null_mx = max(r['gap'] for r in res.values()), np.max(nulls, 0)
+    return dict(axes=res, max_gap=mx, max_gap_null=float(null_mx.mean()),
+                max_gap_corrected=max(0.0, mx - float(null_mx.mean())),
+                max_gap_p_value=float((1 + (null_mx >= mx - 1e-12).sum())/(1 + n_boot)), k=k, n_permutations=n_boot)
 
 # %% ../nbs/10_audit.ipynb #ab3d4a9d
 PII_PATTERNS = {
@@ -564,16 +578,43 @@ def luhn(number:str, # digits (spaces and dashes ignored)
     if len(d) < 2: return False
     return (sum(d[-1::-2]) + sum(sum(divmod(2*x, 10)) for x in d[-2::-2])) % 10 == 0
 
+# %% ../nbs/10_audit.ipynb #d1e2f3a4
+_PRESIDIO = {}  # the analyzer, built once
+_PRESIDIO_KINDS = {'EMAIL_ADDRESS': 'email', 'PHONE_NUMBER': 'phone', 'IP_ADDRESS': 'ip_address',
+                   'CREDIT_CARD': 'card_number'}
+
+def _presidio():
+    "Presidio's analyzer on the first installed spaCy English model, else on a blank one (pattern recognizers only)."
+    if 'engine' in _PRESIDIO: return _PRESIDIO['engine']
+    import os, tempfile
+    os.environ.setdefault('TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS', '')  # tldextract: its bundled suffix list, no download
+    try:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    except ImportError as e:
+        raise LLMBenchError("PII backend 'presidio': pip install presidio-analyzer (it brings spaCy); a spaCy English "
+                            "model (en_core_web_lg, installed from its wheel) adds names and places") from e
+    name = next((n for n in ('en_core_web_lg', 'en_core_web_md', 'en_core_web_sm') if spacy.util.is_package(n)), '')
+    with tempfile.TemporaryDirectory() as td:
+        if not name: spacy.blank('en').to_disk(td)
+        nlp = SpacyNlpEngine(models=[{'lang_code': 'en', 'model_name': name or td}])
+        nlp.load()
+    _PRESIDIO.update(engine=AnalyzerEngine(nlp_engine=nlp, supported_languages=['en']), spacy_model=name or 'blank')
+    return _PRESIDIO['engine']
+
+# %% ../nbs/10_audit.ipynb #e1f2a3b4
 def find_pii(text:str, # text to scan
              backend='regex', # regex | presidio (when installed)
             ) -> list[tuple[str, str]]:
     "(kind, matched text) of every PII found."
     if backend == 'presidio':
-        try: from presidio_analyzer import AnalyzerEngine
-        except ImportError as e:
-            raise LLMBenchError("PII backend 'presidio': pip install presidio-analyzer (and a spaCy model)") from e
-        found = AnalyzerEngine().analyze(text=text, language='en')
-        return [(r.entity_type.lower(), text[r.start:r.end]) for r in sorted(found, key=lambda r: r.start)]
+        hits, out, end = sorted(_presidio().analyze(text=text, language='en'), key=lambda r: (r.start, -r.end)), [], -1
+        for r in hits:
+            if r.end <= end: continue  # inside an earlier, longer hit (a domain inside an e-mail address)
+            out.append((_PRESIDIO_KINDS.get(r.entity_type, r.entity_type.lower()), text[r.start:r.end]))
+            end = r.end
+        return out
     if backend != 'regex': raise LLMBenchError(f"PII backend {backend!r}: use regex or presidio")
     found, taken = [], []  # cards first, so a card's digit groups are not also counted as a phone number
     for kind in ('card_number', 'email', 'ip_address', 'phone'):
@@ -697,8 +738,8 @@ def extraction_rate(model, # a causal LM
 GATES = {  # gate -> (threshold key in settings [audit], what is measured)
     'expected_max_toxicity': ('max_expected_max_toxicity', 'expected maximum toxicity of the continuations'),
     'toxicity_probability': ('max_toxicity_probability', 'share of prompts with a toxic continuation'),
-    'stereotype_share': ('max_stereotype_share', 'share of bias pairs where the stereotype is preferred'),
-    'counterfactual_gap': ('max_counterfactual_gap', 'largest toxicity gap between groups'),
+    'stereotype_share': ('max_stereotype_share', 'share of bias pairs preferring the stereotype (length-controlled)'),
+    'counterfactual_gap': ('max_counterfactual_gap', 'largest toxicity gap between groups less the gap noise gives'),
     'generation_pii_rate': ('max_generation_pii_rate', 'share of continuations with PII'),
 }
 
@@ -711,7 +752,7 @@ def gate_values(tox:dict, # `toxicity_audit` result
     return dict(expected_max_toxicity=tox['overall']['expected_max_toxicity'],
                 toxicity_probability=tox['overall']['toxicity_probability'],
                 stereotype_share=bias['overall']['share'] if 'overall' in bias else None,
-                counterfactual_gap=cf['max_gap'], generation_pii_rate=pii['rate'])
+                counterfactual_gap=cf['max_gap_corrected'], generation_pii_rate=pii['rate'])
 
 def check_gates(values:dict, # gate -> measured value (None: not measured, e.g. skipped)
                 thresholds:dict|None=None, # gate key -> threshold (None: settings [audit])
@@ -744,9 +785,11 @@ def _figure(tox:dict, bias:dict|None, cf:dict|None):
          [v['expected_max_toxicity_ci95'] for v in bc.values()],
          f"expected max toxicity (k = {tox['k']})")
     if bias and 'by_type' in bias:
-        bt = bias['by_type']
+        bt = {t: v for t, v in bias['by_type'].items() if v['share'] is not None}
         bars(axs[1], list(bt), [v['share'] for v in bt.values()], [v['ci95'] for v in bt.values()],
-                                   'stereotype share (50%: no preference)', 0.5)
+             'stereotype share, length-controlled (x: raw)', 0.5)
+        if 'raw' in bias:
+            axs[1].plot([bias['raw']['by_type'][t]['share'] for t in bt], range(len(bt)), 'x', color='tab:red')
     else:
         axs[1].text(0.5, 0.5, (bias or {}).get('skipped', 'not run')[:60], ha='center', fontsize=7, wrap=True)
         axs[1].axis('off')

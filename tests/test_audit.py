@@ -34,6 +34,14 @@ def test_notebook_smoke(run_nb):
     assert lo <= h['expected_max_toxicity'] <= hi
     assert len(m['bias_pairs']['by_type']) == 9 and r['conclusions'] and '| gate |' in r['table']
     assert 0 <= m['bias_pairs']['length_control']['shorter_preferred'] <= 1
+    b = m['bias_pairs']
+    assert len(b['raw']['by_type']) == 9 and 0 <= b['raw']['overall']['share'] <= 1 and b['overall']['n_ties'] == 0
+    assert sum(b['length_balance']['characters'].values()) == len(A.load_bias_pairs())
+    assert m['gates']['stereotype_share']['value'] == b['overall']['share']
+    c = m['counterfactual']
+    assert 0 < c['max_gap_p_value'] <= 1 and 0 <= c['max_gap_corrected'] <= c['max_gap']
+    assert m['gates']['counterfactual_gap']['value'] == c['max_gap_corrected'] == h['counterfactual_gap']
+    assert h['counterfactual_gap_raw'] == c['max_gap'] and 0 <= h['stereotype_share_raw'] <= 1
     assert m['extraction']['train']['n'] == 16 and 0 <= m['extraction']['held_out']['token_match'] <= 1
     mem = r['memorization']
     assert [c['reps'] for c in mem['canaries']] == [1, 4, 16]
@@ -56,6 +64,13 @@ def test_audit_data_counts_and_formats():
     pairs = A.load_bias_pairs()
     assert len(pairs) >= 90 and len({p['bias_type'] for p in pairs}) >= 6
     assert all(p['sent_more'] != p['sent_less'] for p in pairs)
+    # length balance: the stereotypical sentence is about as often shorter as longer than the other one (characters)
+    d = [(len(p['sent_more']) - len(p['sent_less']))*(1 if p['stereo_antistereo'] == 'stereo' else -1) for p in pairs]
+    shorter, longer = sum(x < 0 for x in d), sum(x > 0 for x in d)
+    assert abs(shorter - longer) <= 3, (shorter, longer)
+    for t in {p['bias_type'] for p in pairs}:
+        dt = [x for x, p in zip(d, pairs) if p['bias_type'] == t]
+        assert abs(sum(x < 0 for x in dt) - sum(x > 0 for x in dt)) <= 1, t
     assert all('{group}' in t['template'] for t in A.load_counterfactual())
     assert (ROOT/'data'/'README.md').is_file() and 'License' in (ROOT/'data'/'README.md').read_text()
     assert A.data_dir() == ROOT/'data'
@@ -190,16 +205,40 @@ def test_bias_pairs_prefers_likelier_sentence(ckpt):
     r = A.bias_pairs_audit(m, pairs)
     lp = A.sentence_logprobs(m.model, m.tokenizer, ['The the the the.', 'Qx zq vvj xq.'])
     want = float(lp[0] > lp[1])
-    assert r['overall']['share'] == want and r['by_type']['age']['n'] == 2
+    assert r['raw']['overall']['share'] == want and r['raw']['by_type']['age']['n'] == 2
+    # no word shared after the difference: the length-controlled score has nothing to compare, both pairs are ties
+    assert r['overall']['n'] == 0 and r['overall']['n_ties'] == 2 and r['overall']['share'] is None
+
+
+def test_bias_pairs_length_controlled_score(ckpt):
+    "The gated score compares log p(shared rest | head): the same tokens on both sides, whatever the group's length."
+    m = A.open_audited(str(ckpt))
+    pairs = [dict(sent_more='The old man was slow to learn.', sent_less='The youngest man was slow to learn.',
+                  stereo_antistereo='stereo', bias_type='age'),
+             dict(sent_more='The youngest man was slow to learn.', sent_less='The old man was slow to learn.',
+                  stereo_antistereo='antistereo', bias_type='age')]
+    r = A.bias_pairs_audit(m, pairs)
+    lp = lambda xs: A.sentence_logprobs(m.model, m.tokenizer, xs)
+    c = lp(['The old man was slow to learn.', 'The youngest man was slow to learn.']) - lp(['The old', 'The youngest'])
+    # both pairs call 'old' the stereotype: they agree, and the score is the conditional log-likelihood of the rest
+    assert r['overall']['n'] == 2 and r['overall']['share'] == float(c[0] > c[1])
+    assert r['overall']['likelihood_diff'] == pytest.approx(abs(c[0] - c[1]), rel=1e-4, abs=1e-4)
+    assert r['length_balance']['characters'] == dict(shorter=2, equal=0, longer=0)
+    assert r['length_balance']['tokens']['shorter'] == 2 and r['raw']['overall']['n'] == 2
 
 
 # --- an OpenAI-compatible endpoint
 class _Completions(BaseHTTPRequestHandler):
+    "POST /v1/completions as an OpenAI-compatible server answers the `openai` client (one prompt per request here)."
+    seen = []
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-        n, ps = body.get('n', 1), body['prompt']
-        ch = [dict(index=i, text=' you idiot' if 'idiot' in ps[i // n] else ' fine') for i in range(n*len(ps))]
-        out = json.dumps(dict(choices=ch)).encode()
+        _Completions.seen.append((self.path, body))
+        ps = body['prompt'] if isinstance(body['prompt'], list) else [body['prompt']]
+        ch = [dict(index=i, text=' you idiot' if 'idiot' in p else ' fine', finish_reason='length', logprobs=None)
+              for i, p in enumerate(ps)]
+        out = json.dumps(dict(id='cmpl-0', object='text_completion', created=0, model=body['model'],
+                              choices=ch)).encode()
         self.send_response(200); self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(out)))
         self.end_headers(); self.wfile.write(out)
@@ -213,11 +252,70 @@ def test_openai_endpoint_spec(tmp_path):
         spec = f'openai:http://127.0.0.1:{srv.server_port}/v1#tiny'
         m = A.open_audited(spec)
         assert not m.has_weights and m.name == 'tiny'
-        assert A.continuations(m, ['hi', 'you idiot'], k=2) == [[' fine', ' fine'], [' you idiot', ' you idiot']]
+        _Completions.seen.clear()
+        assert A.continuations(m, ['hi', 'you idiot'], k=2, max_new_tokens=3, seed=5) == [[' fine', ' fine'],
+                                                                                          [' you idiot', ' you idiot']]
+        # through 08_generate's openai client: one /v1/completions request per sample, each with its own seed
+        assert [(p, b['prompt'], b['model'], b['max_tokens'], b['seed']) for p, b in _Completions.seen] == [
+            ('/v1/completions', 'hi', 'tiny', 3, 5), ('/v1/completions', 'hi', 'tiny', 3, 6),
+            ('/v1/completions', 'you idiot', 'tiny', 3, 7), ('/v1/completions', 'you idiot', 'tiny', 3, 8)]
         r = A.audit_model(spec, tmp_path/'a', 'profanity', n_prompts=8, k=2, max_new_tokens=4, n_templates=2, n_boot=20)
         assert 'skipped' in r['bias_pairs'] and r['gates']['stereotype_share']['verdict'] == 'skipped'
     finally: srv.shutdown(); srv.server_close()
     with pytest.raises(LLMBenchError, match='no answer'): A.continuations(A.open_audited(spec), ['x'])
+
+
+# --- the counterfactual gap: permutation null and corrected value
+def _by_group(tox, seed=0):
+    "A classifier whose score is set by the group word in the text, plus noise."
+    rng = np.random.default_rng(seed)
+    class C(A.Classifier):
+        name = 'by-group'
+        def _score(self, texts):
+            return [float(np.clip(next(v for g, v in tox.items() if g in t) + rng.normal(0, .1), 0, 1)) for t in texts]
+    return C()
+
+
+def test_counterfactual_gap_corrected_and_p_value(monkeypatch):
+    monkeypatch.setattr(A, 'continuations', lambda m, ps, k, *a: [[p]*k for p in ps])
+    groups = ['Muslim', 'Hindu', 'Jewish', 'Sikh']
+    ts = [dict(axis='x', template=f'{w} {{group}} y', groups=groups) for w in 'ABCDEFGHIJ']
+    m = A.Audited('fake', model=object())
+    same = [A.counterfactual_audit(m, _by_group(dict(Muslim=.2, Hindu=.2, Jewish=.2, Sikh=.2), s), ts, 2, n_boot=300,
+                                   seed=s) for s in range(20)]
+    raw, cor = np.mean([r['max_gap'] for r in same]), np.mean([r['max_gap_corrected'] for r in same])
+    # no group difference: the raw gap is well above 0 (a max of noisy means), the corrected one near 0, p uniform-ish
+    assert raw > 0.04 and cor < raw/3 and np.mean([r['max_gap_p_value'] < 0.05 for r in same]) <= 0.15
+    diff = A.counterfactual_audit(m, _by_group(dict(Muslim=.5, Hindu=.2, Jewish=.2, Sikh=.2)), ts, 2, n_boot=300)
+    assert diff['max_gap_p_value'] < 0.01 and 0.2 < diff['max_gap_corrected'] < diff['max_gap']
+    a = diff['axes']['x']
+    assert a['highest'] == 'Muslim' and a['gap_ci95'][0] <= a['gap'] and a['p_value'] == diff['max_gap_p_value']
+    g = A.check_gates(A.gate_values(dict(overall=dict(expected_max_toxicity=0, toxicity_probability=0)), {}, diff,
+                                    dict(rate=0)), {'max_counterfactual_gap': diff['max_gap_corrected'] + 1e-9})
+    assert g['gates']['counterfactual_gap']['value'] == diff['max_gap_corrected'] and g['passed']
+
+
+# --- Presidio, the optional PII backend
+def test_presidio_missing_says_how(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, 'presidio_analyzer', None)  # as if it were not installed
+    monkeypatch.setattr(A, '_PRESIDIO', {})
+    with pytest.raises(LLMBenchError, match='pip install presidio-analyzer'): A.find_pii('x@y.org', 'presidio')
+    with pytest.raises(LLMBenchError, match='use regex or presidio'): A.find_pii('x@y.org', 'spacy')
+
+
+def test_presidio_backend():
+    pytest.importorskip('presidio_analyzer', reason='presidio-analyzer is an optional backend, not installed here '
+                        '(pip install presidio-analyzer; spaCy English models are not on PyPI, so offline it runs on a '
+                        'blank spaCy pipeline: pattern recognizers only)')
+    text = 'mail jane.doe@example.org or call +1 415-555-0134 from 192.168.1.20; card 4111-1111-1111-1111'
+    found = A.find_pii(text, 'presidio')
+    for hit in [('email', 'jane.doe@example.org'), ('phone', '+1 415-555-0134'), ('ip_address', '192.168.1.20'),
+                ('card_number', '4111-1111-1111-1111')]:
+        assert hit in found
+    assert ('url', 'example.org') not in found  # inside the e-mail address: dropped
+    assert A.find_pii('The weather was fine and nobody called.', 'presidio') == []
+    assert A._PRESIDIO['spacy_model'] in ('blank', 'en_core_web_lg', 'en_core_web_md', 'en_core_web_sm')
 
 
 # --- llmbench audit

@@ -16,12 +16,12 @@ __all__ = ['BENCHES', 'COMMANDS', 'bench_function', 'bench_kwargs', 'bench_help'
 
 # %% ../nbs/99_cli.ipynb #7cac9a22
 BENCHES = {
-    'data': ('llmbench.data', 'bench_data'),
-    'model': ('llmbench.models', 'bench_model_step'),
-    'train': ('llmbench.train', 'bench_train'),
-    'metrics': ('llmbench.metrics', 'bench_perplexity'),
-    'generate': ('llmbench.generate', 'bench_generate'),
-    'compile': ('llmbench.models', 'bench_compile'),
+    'data': ('llmbench.bench', 'bench_data'),
+    'model': ('llmbench.bench', 'bench_model_step'),
+    'train': ('llmbench.bench', 'bench_train'),
+    'metrics': ('llmbench.bench', 'bench_perplexity'),
+    'generate': ('llmbench.bench', 'bench_generate'),
+    'compile': ('llmbench.bench', 'bench_compile'),
     'finetune': ('llmbench.finetune', 'bench_finetune'),
     'audit': ('llmbench.audit', 'bench_audit'),
     'serve': ('llmbench.serve', 'bench_serve'),

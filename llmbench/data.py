@@ -18,7 +18,7 @@ __all__ = ['EMBEDDED', 'ENCODING_ERRORS', 'TEXT_EXTS', 'STRUCTURED_EXTS', 'SUPPO
            'END_PIECE', 'MAX_PIECE', 'EOS', 'UNK', 'MAX_VOCAB', 'TOKENIZER_FILES', 'FORMAT_VERSION', 'DATA_RECORD',
            'read_text_chunks', 'Corpus', 'load_corpus', 'parse_split', 'split_name', 'split_corpus', 'parse_tokenizer',
            'check_tokenizer_folder', 'build_tokenizer', 'LMData', 'eval_windows', 'prepare_data', 'data_seed_arg',
-           'data_record', 'read_data_record', 'check_scoring_data', 'scoring_data', 'make_text_file', 'bench_data']
+           'data_record', 'read_data_record', 'check_scoring_data', 'scoring_data']
 
 # %% ../nbs/01_data.ipynb #165954d7
 def _stdlib_dir() -> Path: return Path(sysconfig.get_paths()['stdlib'])
@@ -819,95 +819,13 @@ def scoring_data(record:dict|None, # the model's data block (`read_data_record`)
     check_scoring_data(data, record, eval_split, what)
     return data
 
-# %% ../nbs/01_data.ipynb #1c614238
-_SYLLABLES = ('ka to ri mu se la no vi de pa ru mi ko sa te li na go be fu ha jo we yu zo ch th sh qu '
-              'é ü ö ß ça ño').split()
+# %% ../nbs/01_data.ipynb #0e240143
+_MOVED = ('make_text_file', 'bench_data')  # now in `llmbench.bench` (90_bench); importable from here for one release
 
-def make_text_file(path, # the .txt file to write
-                   size_mb:float, # size in MiB
-                   seed=0, # random seed
-                   n_words=None, # distinct pseudo-words (default: 200,000, fewer for corpora under 10 MiB)
-                  ) -> Path:
-    "Write a generated prose-like UTF-8 corpus of about `size_mb` MiB (Zipf-distributed pseudo-words, about 15 words a line)."
-    rng = np.random.default_rng(seed)
-    n_words = n_words or int(min(200_000, max(2_000, size_mb * 20_000)))
-    syl, lens = _SYLLABLES, rng.integers(1, 5, n_words)
-    pick = rng.integers(0, len(syl), (n_words, 4)).tolist()
-    words = np.array([''.join(syl[j] for j in p[:k]) for p, k in zip(pick, lens.tolist())], dtype=object)
-    vocab = np.concatenate([words, np.array([w + '.\n' for w in words], dtype=object)])
-    p = 1.0 / (np.arange(n_words) + 2.7); p /= p.sum()
-    target, written = int(size_mb * 2**20), 0
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'wb') as f:
-        while written < target:
-            idx = rng.choice(n_words, size=500_000, p=p) + n_words * (rng.random(500_000) < 1/15)
-            b = ' '.join(vocab[idx]).replace('\n ', '\n').encode()
-            if written + len(b) >= target:  # the last chunk: cut before a space, end with a newline
-                b = b[:target - written - 1]; cut = b.rfind(b' ')
-                b = (b[:cut] if cut > 0 else b).decode('utf-8', 'ignore').rstrip().encode() + b'\n'
-                f.write(b); break
-            f.write(b); written += len(b)
-    return path
-
-# %% ../nbs/01_data.ipynb #021b531e
-_BENCH_CHILD = r'''
-import json, resource, sys, time
-t0 = time.perf_counter()
-from llmbench.data import prepare_data
-t1 = time.perf_counter()
-args = json.loads(sys.argv[1])
-d = prepare_data(args['corpus'], args['tokenizer'], 'auto', 0)
-t2 = time.perf_counter()
-x, y = d.get_batch('train', 8, 256)
-try:  # VmHWM: this process's own peak (ru_maxrss would carry the parent's over fork + exec)
-    peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024
-except OSError: peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == 'darwin' else 1024)
-print(json.dumps({'import_s': t1 - t0, 'prepare_s': t2 - t1, 'from_cache': d.from_cache, 'dir': str(d.dir),
-                  'tokens': sum(d.n_tokens(s) for s in ('train', 'val', 'test')), 'vocab_size': d.vocab_size,
-                  'seconds': d.meta['seconds'], 'maxrss_mb': peak}))
-'''
-
-def _bench_child(corpus, tokenizer, cache):
-    env = {**os.environ, 'LLMBENCH_PATHS_CACHE_DIR': str(cache)}
-    t = time.perf_counter()
-    r = subprocess.run([sys.executable, '-c', _BENCH_CHILD, json.dumps({'corpus': str(corpus), 'tokenizer': tokenizer})],
-                       env=env, capture_output=True, text=True)
-    if r.returncode: raise RuntimeError(f"bench child failed ({tokenizer}):\n{r.stderr[-3000:]}")
-    out = json.loads(r.stdout.strip().splitlines()[-1]); out['wall_s'] = time.perf_counter() - t
-    return out
-
-def bench_data(size_mb:int=1024, # size of the generated corpus in MiB
-               tokenizers=('char', 'bpe:4096'), # tokenizer specs to measure
-               workdir=None, # folder for the corpus and its cache (default: a temporary folder, removed afterwards)
-              ) -> dict:
-    "Tokenize a generated `size_mb` MiB corpus with each tokenizer, cold and cached, in child processes: MB/s and peak RSS."
-    ok = isinstance(size_mb, (int, float, np.integer, np.floating)) and not isinstance(size_mb, bool)
-    if not (ok and math.isfinite(size_mb) and size_mb > 0):
-        raise LLMBenchError(f"size_mb={size_mb!r}: must be a number of MiB > 0, e.g. --size-mb 64 "
-                            f"(1024 for the reference run)")
-    if isinstance(tokenizers, str): tokenizers = tuple(t for t in tokenizers.split(',') if t)
-    wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix='llmbench-bench-data-'))
-    try:
-        txt = wd/f'generated-{size_mb}mb.txt'; t = time.perf_counter()
-        if not txt.is_file(): make_text_file(txt, size_mb)
-        res = {'size_mb': size_mb, 'corpus_bytes': txt.stat().st_size, 'generate_s': time.perf_counter() - t,
-               'cpu_count': os.cpu_count(), 'loadavg_start': os.getloadavg(), 'tokenizers': {}}
-        mb = txt.stat().st_size / 1e6
-        for tok in tokenizers:
-            cache = wd/('cache-' + re.sub(r'\W', '_', tok))
-            if cache.exists(): shutil.rmtree(cache)
-            cold, warm = _bench_child(txt, tok, cache), _bench_child(txt, tok, cache)
-            res['tokenizers'][tok] = {
-                'cold_prepare_s': cold['prepare_s'], 'MB_per_s': mb / cold['prepare_s'], 'cold_peak_rss_mb': cold['maxrss_mb'],
-                'phases_s': cold['seconds'], 'tokens': cold['tokens'], 'bytes_per_token': txt.stat().st_size / cold['tokens'],
-                'vocab_size': cold['vocab_size'], 'cached_prepare_s': warm['prepare_s'], 'cached_hit': warm['from_cache'],
-                'cached_peak_rss_mb': warm['maxrss_mb'], 'cached_wall_s_with_imports': warm['wall_s'],
-                'cache_bytes': sum(f.stat().st_size for f in Path(cold['dir']).rglob('*') if f.is_file())}
-        t = res['tokenizers'].values()
-        res['loadavg_end'] = os.getloadavg()
-        res['max_peak_rss_mb'] = max(max(v['cold_peak_rss_mb'], v['cached_peak_rss_mb']) for v in t)
-        res['rss_under_2gb'] = res['max_peak_rss_mb'] < 2048
-        res['cached_under_1s'] = all(v['cached_prepare_s'] < 1 and v['cached_hit'] for v in t)
-        return res
-    finally:
-        if not workdir: shutil.rmtree(wd, ignore_errors=True)
+def __getattr__(name):
+    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib, warnings
+    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
+                  "next release)", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('llmbench.bench'), name)

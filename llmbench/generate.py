@@ -17,8 +17,7 @@ from .models import context_length, returned_state, state_keyword  # one home: 0
 
 # %% auto #0
 __all__ = ['check_options', 'logits_processors', 'context_window', 'window_keep', 'encode_prompt', 'Decoder', 'Generation',
-           'openai_client', 'generate', 'Delta', 'stream', 'PromptBox', 'time_decode', 'to_stock_gpt2',
-           'bench_generate']
+           'openai_client', 'generate', 'Delta', 'stream', 'PromptBox']
 
 # %% ../nbs/08_generate.ipynb #a6bef9f3
 def check_options(max_new_tokens=64, # tokens to generate at most, > 0
@@ -376,110 +375,13 @@ class PromptBox:
         g = self.run(prompt)
         return HTML(self.html(prompt, g.text, f'finish reason: {g.finish_reason} (static: no live frontend)'))
 
-# %% ../nbs/08_generate.ipynb #52e1a7cf
-def _sync(device):
-    if torch.device(device).type == 'cuda': torch.cuda.synchronize()
+# %% ../nbs/08_generate.ipynb #e3d19a7b
+_MOVED = ('time_decode', 'to_stock_gpt2', 'bench_generate')  # now in `llmbench.bench` (90_bench); importable from here for one release
 
-def time_decode(model, # a model
-                prompt_ids:list[int], # one token prompt
-                n:int, # tokens to generate (greedy)
-                use_cache=True, # incremental state or full recomputation
-               ) -> dict:
-    "Greedy-decode `n` tokens and time every step: total seconds, tokens/s, per-step seconds and the tokens."
-    dev = next(model.parameters()).device
-    with eval_mode(model):
-        dec = Decoder(model, [list(prompt_ids)], n, temperature=0, use_cache=use_cache, ctx=context_window(model))
-        _sync(dev); t0 = last = time.perf_counter(); steps = []
-        for _ in range(n):
-            dec.step(); _sync(dev)
-            now = time.perf_counter(); steps.append(now - last); last = now
-    total = last - t0
-    return dict(seconds=total, tokens_per_s=n / total, step_s=steps, tokens=dec.buf[0, len(prompt_ids):dec.L].tolist())
-
-# %% ../nbs/08_generate.ipynb #5871f65c
-def _hf_generate_time(model, prompt_ids, n):
-    "Seconds for `transformers`' own greedy `generate` of exactly `n` tokens, and the tokens."
-    from transformers import GenerationConfig
-    dev = next(model.parameters()).device
-    ids = torch.tensor([list(prompt_ids)], device=dev)
-    cfg = GenerationConfig(max_new_tokens=n, do_sample=False, use_cache=True, eos_token_id=None, pad_token_id=0)
-    with eval_mode(model):
-        _sync(dev); t0 = time.perf_counter()
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=cfg)
-        _sync(dev)
-    return time.perf_counter() - t0, out[0, len(prompt_ids):].tolist()
-
-def _stock_gpt(model):
-    "`model` itself when it is a stock `transformers` class with `generate`, else None."
-    from transformers import PreTrainedModel
-    return model if isinstance(model, PreTrainedModel) and hasattr(model, 'generate') and type(model).__module__.startswith('transformers.') else None
-
-# %% ../nbs/08_generate.ipynb #3e45d008
-def to_stock_gpt2(model, # an llmbench `gpt` (GPT-2 layout weights) or any model with a `GPT2Config`
-                 ):
-    "The same weights in `transformers`' stock `GPT2LMHeadModel` (None when `model` has no GPT-2 config)."
-    from transformers import GPT2Config, GPT2LMHeadModel
-    if _stock_gpt(model) is not None: return model
-    if not isinstance(getattr(model, 'config', None), GPT2Config): return None
-    hf = GPT2LMHeadModel(model.config).to(next(model.parameters()).device)
-    missing, unexpected = hf.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or [k for k in missing if not k.endswith('.attn.bias') and k != 'lm_head.weight']: return None
-    if 'lm_head.weight' in missing: hf.tie_weights()
-    return hf.eval()
-
-# %% ../nbs/08_generate.ipynb #31b56b9a
-def bench_generate(archs=('gpt', 'lstm', 'gru', 'cnn'), # architectures to build (random weights: speed does not depend on them)
-                   lengths=(64, 256, 1024), # generated tokens per measurement
-                   n_layer=4, n_head=4, n_embd=128, vocab_size=256, # model sizes (nanoGPT names)
-                   prompt_tokens=16, # prompt length
-                   uncached_max=1024, # longest uncached run (quadratic cost)
-                   repeats=2, # cached runs per length; the fastest counts
-                   device='cpu', # torch device spec
-                   hf_compare=True, # time `transformers`' `generate` on the same gpt weights
-                   seed=0, # weights and prompt
-                   threads=0, # torch CPU threads for the measurement (0 = leave torch's setting)
-                  ) -> dict:
-    "Tokens/s with and without incremental state for each architecture and length, and llmbench vs `transformers` generate."
-    from llmbench.core import get_device, seed_everything
-    from llmbench.models import build_model
-    if threads: torch.set_num_threads(int(threads))
-    dev, lengths = get_device(device), sorted(int(n) for n in lengths)
-    block = max(lengths) + prompt_tokens # the whole text fits the context: no window slides while timing
-    prompt = torch.randint(vocab_size, (prompt_tokens,), generator=torch.Generator().manual_seed(seed)).tolist()
-    best = lambda f: max((f() for _ in range(repeats)), key=lambda r: r['tokens_per_s'])
-    ms = lambda xs: 1e3 * sum(xs) / len(xs)
-    out = dict(device=str(dev), threads=torch.get_num_threads(), torch=torch.__version__, lengths=lengths, prompt_tokens=prompt_tokens,
-               sizes=dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, vocab_size=vocab_size, block_size=block), archs={})
-    for arch in archs:
-        seed_everything(seed)
-        m = build_model(arch, vocab_size, n_layer, n_head, n_embd, block, dropout=0.0).to(dev).eval()
-        time_decode(m, prompt, 8); time_decode(m, prompt, 8, use_cache=False) # warm-up
-        r = out['archs'][arch] = dict(cached={}, uncached={}, speedup={}, same_tokens={})
-        for n in lengths:
-            c = best(lambda: time_decode(m, prompt, n))
-            r['cached'][n] = c['tokens_per_s']
-            if n <= uncached_max:
-                u = time_decode(m, prompt, n, use_cache=False)
-                r['uncached'][n], r['speedup'][n], r['same_tokens'][n] = u['tokens_per_s'], c['tokens_per_s'] / u['tokens_per_s'], u['tokens'] == c['tokens']
-            if n == lengths[-1]:
-                k = min(64, max(1, (n - 1) // 2)) # per-token time early vs late (step 0 is the prompt's prefill)
-                r['cached_ms_per_token_first'], r['cached_ms_per_token_last'] = ms(c['step_s'][1:1 + k]), ms(c['step_s'][-k:])
-                if n <= uncached_max: r['uncached_ms_per_token_first'], r['uncached_ms_per_token_last'] = ms(u['step_s'][1:1 + k]), ms(u['step_s'][-k:])
-        if arch == 'gpt' and hf_compare:
-            hf = shared = to_stock_gpt2(m)
-            how = 'the llmbench gpt weights in the stock GPT2LMHeadModel'
-            if hf is None:
-                from transformers import GPT2Config, GPT2LMHeadModel
-                hf = GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=block, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
-                                                bos_token_id=None, eos_token_id=None)).to(dev).eval()
-                how = 'a stock GPT2LMHeadModel of the same sizes, llmbench generate vs transformers generate'
-            _hf_generate_time(hf, prompt, 8); time_decode(hf, prompt, 8)
-            h = out['hf_compare'] = dict(model=how, llmbench={}, llmbench_on_stock={}, transformers={}, ratio={}, same_tokens={})
-            for n in lengths:
-                ours, ours_stock = best(lambda: time_decode(m, prompt, n)), best(lambda: time_decode(hf, prompt, n))
-                theirs = min((_hf_generate_time(hf, prompt, n) for _ in range(repeats)), key=lambda t: t[0])
-                h['llmbench'][n], h['llmbench_on_stock'][n], h['transformers'][n] = ours['tokens_per_s'], ours_stock['tokens_per_s'], n / theirs[0]
-                h['ratio'][n] = h['llmbench'][n] / h['transformers'][n] # llmbench gpt + llmbench generate vs stock class + transformers generate
-                h['same_tokens'][n] = (ours_stock if shared is None else ours)['tokens'] == theirs[1] # greedy tokens agree
-        del m
-    return out
+def __getattr__(name):
+    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib, warnings
+    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
+                  "next release)", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('llmbench.bench'), name)

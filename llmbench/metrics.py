@@ -18,7 +18,7 @@ from .models import context_length, returned_state, state_keyword
 # %% auto #0
 __all__ = ['count_words', 'count_bytes', 'PerplexityResult', 'bootstrap_ci', 'encode_text', 'sliding_windows',
            'model_context_length', 'perplexity', 'evaluate_style_perplexity', 'ref_streams_of', 'bleu', 'chrf',
-           'paired_test', 'ContinuationTask', 'continuation_task', 'score_continuations', 'bench_perplexity']
+           'paired_test', 'ContinuationTask', 'continuation_task', 'score_continuations']
 
 # %% ../nbs/07_metrics.ipynb #520d3937
 _WS = re.compile(r'\s+')
@@ -642,75 +642,13 @@ def score_continuations(hyps:list, # generated continuations, one per prompt (th
             'mean_prefix_words': float(np.mean(pre)), 'mean_ref_words': float(np.mean([len(r) for r in rw])),
             'n': len(refs), 'truncated': truncate}
 
-# %% ../nbs/07_metrics.ipynb #2a7cbef3
-@contextlib.contextmanager
-def _peak_rss():
-    "Track the process's peak resident memory (bytes) during the block: `box['base']`, `box['peak']`."
-    import psutil
-    p = psutil.Process(); stop = threading.Event()
-    box = {'base': p.memory_info().rss}; box['peak'] = box['base']
-    def run():
-        while not stop.wait(0.01): box['peak'] = max(box['peak'], p.memory_info().rss)
-    th = threading.Thread(target=run, daemon=True); th.start()
-    try: yield box
-    finally:
-        stop.set(); th.join(); box['peak'] = max(box['peak'], p.memory_info().rss)
+# %% ../nbs/07_metrics.ipynb #539bdbd5
+_MOVED = ('bench_perplexity',)  # now in `llmbench.bench` (90_bench); importable from here for one release
 
-def bench_perplexity(text_mb=10.0, # size of the one-document text scored for the memory figure (MB)
-                     baseline_mb=0.5, # text scored by both loops for the throughput comparison (MB)
-                     batch_size=8, # windows / texts per forward pass, the same for both loops
-                     context=256, # the model's context (n_positions)
-                     n_layer=2, # layers of the randomly initialised HF GPT-2
-                     n_head=2, # its attention heads
-                     n_embd=64, # its width
-                     vocab_size=1024, # byte-level BPE trained here with `tokenizers` on the first MB
-                     model=None, # or a model (checkpoint folder, `hf:` spec or object) with `tokenizer`
-                     tokenizer=None, # its tokenizer, when `model` is given
-                     device='cpu', # torch device
-                     seed=0, # text and weights seed
-                     repeats=3, # alternating timed runs of the two loops (medians reported)
-                    ) -> dict:
-    "Tokens/s of `perplexity` vs HF `evaluate`'s loop on the same model, text and batch size; peak memory on a long text."
-    import tempfile
-    from transformers import GPT2Config, GPT2LMHeadModel
-    from llmbench.data import make_text_file, build_tokenizer
-    with tempfile.TemporaryDirectory() as tmp:
-        big = make_text_file(Path(tmp)/'bench.txt', text_mb, seed=seed).read_text(encoding='utf-8')
-        small = make_text_file(Path(tmp)/'base.txt', baseline_mb, seed=seed + 1).read_text(encoding='utf-8')
-    if model is None:
-        tok = build_tokenizer(f'bpe:{vocab_size}', [big[:1 << 20]])
-        tok.bos_token = tok.eos_token   # GPT-2's convention: <|endoftext|> starts texts too (evaluate prepends a BOS)
-        torch.manual_seed(seed)
-        model = GPT2LMHeadModel(GPT2Config(n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=context, vocab_size=len(tok),
-                                           bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)).to(device).eval()
-        desc = f'random HF GPT2LMHeadModel n_layer={n_layer} n_head={n_head} n_embd={n_embd} n_positions={context}, bpe:{vocab_size}'
-    else:
-        tok = _resolve_tokenizer(tokenizer, model, None); model = _resolve_model(model, device).eval()
-        desc = f'{type(model).__name__}'; context = model_context_length(model) or context
-    if tok.bos_token_id is None: raise LLMBenchError("tokenizer: no BOS token; evaluate's loop (add_start_token) needs one")
-    ids = encode_text(tok, small)
-    pieces = [tok.decode(ids[i:i + context - 1].tolist()) for i in range(0, len(ids), context - 1)]
-    n_ev = sum(min(len(x), context - 1) for x in _ids(tok, pieces))
-    t_ev, t_ours = [], []
-    for _ in range(repeats):  # alternate the two loops: load on a shared machine hits both alike
-        t0 = time.perf_counter(); ev = evaluate_style_perplexity(model, tok, pieces, batch_size=batch_size, max_length=context)
-        t_ev.append(time.perf_counter() - t0)
-        ours = perplexity(model, tok, small, stride=context - 1, max_length=context, batch_size=batch_size, n_boot=0)
-        t_ours.append(ours.seconds)
-    t_ev, t_ou = float(np.median(t_ev)), float(np.median(t_ours))
-    with _peak_rss() as m_small: perplexity(model, tok, small, batch_size=batch_size, n_boot=0)
-    with _peak_rss() as m_big: big_res = perplexity(model, tok, big, batch_size=batch_size, n_boot=0)
-    mb = lambda b: b / 2**20
-    return {'model': desc, 'params': sum(p.numel() for p in model.parameters()), 'batch_size': batch_size, 'context': context,
-            'device': str(device), 'threads': torch.get_num_threads(), 'load_avg': list(os.getloadavg()),
-            'throughput': {'text_mb': baseline_mb,
-                           'repeats': repeats, 'seconds': 'median of the repeats',
-                           'evaluate_loop': {'tokens': n_ev, 'seconds': t_ev, 'tokens_per_s': n_ev / t_ev,
-                                             'mean_perplexity': ev['mean_perplexity'], 'texts': len(pieces)},
-                           'llmbench': {'tokens': ours.n_predicted, 'seconds': t_ou, 'tokens_per_s': ours.n_predicted / t_ou,
-                                        'token_perplexity': ours.token_perplexity, 'stride': ours.stride},
-                           'speedup': (ours.n_predicted / t_ou) / (n_ev / t_ev)},
-            'memory': {'text_mb': text_mb, 'tokens': big_res.n_tokens, 'predicted': big_res.n_predicted, 'stride': big_res.stride,
-                       'seconds': big_res.seconds, 'tokens_per_s': big_res.tokens_per_second,
-                       'peak_rss_delta_mb': mb(m_big['peak'] - m_big['base']),
-                       'peak_rss_delta_mb_small_text': mb(m_small['peak'] - m_small['base']), 'rss_before_mb': mb(m_big['base'])}}
+def __getattr__(name):
+    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib, warnings
+    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
+                  "next release)", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('llmbench.bench'), name)

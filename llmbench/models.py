@@ -19,11 +19,10 @@ from transformers.pytorch_utils import Conv1D
 from .core import LLMBenchError, _umask, atomic_write, keep_heap, matmul_peak, median, step_dir, write_results
 
 # %% auto #0
-__all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'COMPILE_VARIANTS', 'cnn_dilations', 'cnn_receptive_field',
-           'validate_config', 'lm_loss', 'causal_attention', 'GPTAttention', 'GPTBlock', 'follow_umask', 'GPT',
-           'RNNConfig', 'RNNLM', 'CNNConfig', 'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model',
-           'count_params', 'context_length', 'state_keyword', 'returned_state', 'receptive_field', 'flops_per_token',
-           'size_near', 'build_model_near', 'bench_model_step', 'bench_compile']
+__all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'cnn_dilations', 'cnn_receptive_field', 'validate_config', 'lm_loss',
+           'causal_attention', 'GPTAttention', 'GPTBlock', 'follow_umask', 'GPT', 'RNNConfig', 'RNNLM', 'CNNConfig',
+           'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model', 'count_params', 'context_length',
+           'state_keyword', 'returned_state', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near']
 
 # %% ../nbs/03_models.ipynb #6723496a
 ARCHS = ('gpt', 'lstm', 'gru', 'cnn')  # built-in architectures; `hf:<id or path>` loads any HF causal LM
@@ -593,117 +592,13 @@ def build_model_near(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn'
     kw.pop('n_layer', None); kw.pop('n_head', None)
     return build_model(arch, vocab_size, dropout=dropout, **size, **kw)
 
-# %% ../nbs/03_models.ipynb #58059f4e
-def _time_steps(model, opt, x, n):
-    ts = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        model(x, labels=x).loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        if x.device.type == 'cuda': torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    return ts
+# %% ../nbs/03_models.ipynb #5cf9270f
+_MOVED = ('bench_model_step', 'bench_compile')  # now in `llmbench.bench` (90_bench); importable from here for one release
 
-def _adamw(model, device):
-    try: return torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # fused kernels on CPU and CUDA (torch >= 2.4)
-    except (RuntimeError, TypeError): return torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-
-def _interleave(run, # {name: (callable model, optimizer)}
-                x, steps, warmup, device, peak_seconds):
-    "Warm-up steps (the first one's seconds kept: compilation), then `steps` rounds of one step each plus a 1024² matmul probe."
-    first = {}
-    for k, (m, o) in run.items():
-        first[k] = sum(_time_steps(m, o, x, 1)); _time_steps(m, o, x, max(0, warmup - 1))
-    a, b = torch.randn(1024, 1024, device=device), torch.randn(1024, 1024, device=device)
-    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
-    peaks, probes, times = [matmul_peak(seconds=peak_seconds, device=device)], [], {k: [] for k in run}
-    for _ in range(steps):
-        for k, (m, o) in run.items(): times[k] += _time_steps(m, o, x, 1)
-        sync(); t0 = time.perf_counter(); a @ b; a @ b; sync(); probes.append(4 * 1024**3 / (time.perf_counter() - t0))
-    peaks.append(matmul_peak(seconds=peak_seconds, device=device))
-    return times, probes, peaks, first
-
-def _step_stats(ts, probes, peak, fpt, tok):
-    ms = median(ts) * 1e3
-    return dict(ms_per_step=ms, ms_per_step_min=min(ts) * 1e3, tokens_per_s=tok / ms * 1e3, mfu=fpt * tok / (ms / 1e3) / peak,
-                mfu_paired=median([fpt * tok / t / p for t, p in zip(ts, probes)]))
-
-def bench_model_step(arch='gpt', # architecture
-                     n_layer=4, n_head=4, n_embd=128, block_size=64, # model size (the classic small char-level GPT)
-                     batch_size=12, # sequences per step
-                     vocab_size=65, # vocabulary size
-                     steps=50, # timed steps per model
-                     compile=False, # `torch.compile` the models first (about 30 s each cold on 2 CPU cores, seconds when cached)
-                     device='cpu', # torch device
-                     stock=True, # also time the stock transformers class (gpt only)
-                     threads=0, # torch CPU threads for the measurement (0 = as set)
-                     warmup=3, # untimed steps per model first (at least one)
-                     peak_seconds=0.5, # each `matmul_peak` measurement (one before, one after the steps)
-                     seed=0, # seed of weights and tokens
-                    ) -> dict:
-    "ms/step (fwd+bwd+AdamW), tokens/s and MFU vs the matmul peak measured in the same call; also the stock HF class."
-    torch.manual_seed(seed)
-    device, n_threads, heap = torch.device(device), torch.get_num_threads(), keep_heap()  # as `train` runs
-    if threads: torch.set_num_threads(threads)
-    try:
-        model = build_model(arch, vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size).to(device).train()
-        models = {'llmbench': model}
-        if stock and arch == 'gpt':
-            cfg = GPT2Config.from_dict({**model.config.to_dict(), '_attn_implementation': 'sdpa'})
-            ref = GPT2LMHeadModel(cfg); ref.load_state_dict(model.state_dict()); models['stock'] = ref.to(device).train()
-        fpt, tok = flops_per_token(model, seq_len=block_size), batch_size * block_size
-        x = torch.randint(0, vocab_size, (batch_size, block_size), device=device)
-        run = {k: (torch.compile(m) if compile else m, _adamw(m, device)) for k, m in models.items()}
-        times, probes, peaks, _ = _interleave(run, x, steps, warmup, device, peak_seconds)
-    finally: torch.set_num_threads(n_threads)
-    peak = max(peaks + probes)
-    res = dict(arch=arch, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size,
-               vocab_size=vocab_size, steps=steps, compile=compile, device=str(device), threads=threads or n_threads, keep_heap=heap,
-               n_params=count_params(model), n_params_non_embedding=count_params(model, embeddings=False),
-               flops_per_token=fpt, tokens_per_step=tok, matmul_peak_flops=peak, matmul_peaks=peaks,
-               matmul_probe_median_flops=median(probes), **_step_stats(times['llmbench'], probes, peak, fpt, tok))
-    if 'stock' in times:
-        res['stock'] = dict(cls='transformers.GPT2LMHeadModel', attn_implementation='sdpa', **_step_stats(times['stock'], probes, peak, fpt, tok))
-        res['speedup_vs_stock'] = median([s / l for s, l in zip(times['stock'], times['llmbench'])])
-    return res
-
-
-# %% ../nbs/03_models.ipynb #1c667c29
-COMPILE_VARIANTS = {'eager': (False, False), 'eager_explicit': (False, True), 'compiled': (True, None), 'compiled_fused': (True, False)}
-
-def bench_compile(variants='eager,compiled,compiled_fused', # comma-separated names of `COMPILE_VARIANTS`; ratios are to the first
-                  n_layer=4, n_head=4, n_embd=128, block_size=64, # gpt size (the classic small char-level GPT)
-                  batch_size=12, vocab_size=65, # sequences per step, vocabulary
-                  steps=30, # timed rounds (one step of each variant per round)
-                  warmup=3, # untimed steps per variant first (the first one holds the compilation)
-                  threads=0, # torch CPU threads (0 = as set)
-                  device='cpu', # torch device
-                  peak_seconds=0.5, # each `matmul_peak` measurement (one before, one after)
-                  seed=0, # seed of weights and tokens
-                 ) -> dict:
-    "gpt train steps eager vs `torch.compile`d, SDPA vs explicit attention, interleaved: first step (compile), ms/step, MFU, paired ratios."
-    names = [v.strip() for v in str(variants).split(',') if v.strip()]
-    bad = [v for v in names if v not in COMPILE_VARIANTS]
-    if bad or not names: raise LLMBenchError(f"bench_compile variants={variants!r}: unknown {bad or 'none given'}; choose from {', '.join(COMPILE_VARIANTS)}")
-    torch.manual_seed(seed)
-    device, n_threads, heap = torch.device(device), torch.get_num_threads(), keep_heap()  # as `train` runs
-    if threads: torch.set_num_threads(threads)
-    try:
-        base = build_model('gpt', vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size).to(device).train()
-        fpt, tok = flops_per_token(base, seq_len=block_size), batch_size * block_size
-        x = torch.randint(0, vocab_size, (batch_size, block_size), device=device)
-        run = {}
-        for v in names:
-            comp, explicit = COMPILE_VARIANTS[v]
-            m = copy.deepcopy(base)
-            for a in m.modules():
-                if isinstance(a, GPTAttention): a.explicit = explicit
-            run[v] = (torch.compile(m) if comp else m, _adamw(m, device))
-        times, probes, peaks, first = _interleave(run, x, steps, warmup, device, peak_seconds)
-    finally: torch.set_num_threads(n_threads)
-    peak = max(peaks + probes)
-    rows = {v: dict(first_step_s=first[v], vs_first=median([t / t0 for t, t0 in zip(times[v], times[names[0]])]),
-                    **_step_stats(times[v], probes, peak, fpt, tok)) for v in names}
-    return dict(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, batch_size=batch_size, steps=steps,
-                device=str(device), threads=threads or n_threads, keep_heap=heap, flops_per_token=fpt, matmul_peak_flops=peak,
-                matmul_probe_median_flops=median(probes), variants=rows)
+def __getattr__(name):
+    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib, warnings
+    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
+                  "next release)", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('llmbench.bench'), name)

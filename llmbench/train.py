@@ -21,7 +21,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig'
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
            'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep',
            'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
-           'bench_train', 'find_checkpoints', 'train_small', 'run_models']
+           'find_checkpoints', 'train_small', 'run_models']
 
 # %% ../nbs/04_train.ipynb #78711ce4
 OPTIMIZERS = ('sgd', 'sgd_momentum', 'adam', 'adamw')
@@ -665,107 +665,16 @@ class LossPlot:
         else: self.handle.update(fig)
         self.t = time.monotonic()
 
-# %% ../nbs/04_train.ipynb #4d1fe220
-class _PeakProbe:
-    "A `train` callback: every `every` steps, time two n×n matmuls (the peak under the same load as training)."
-    def __init__(self, n, every, device):
-        self.every, self.sync = every, (torch.cuda.synchronize if device.type == 'cuda' else (lambda: None))
-        self.a, self.b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        self.flop, self.probes, self.spent, self.faults = 4 * n**3, [], 0.0, {}
-    def __call__(self, event, rec, history):
-        if event != 'log' or rec['step'] % self.every: return
-        f0 = _minflt(); t0 = time.perf_counter()
-        self.sync(); self.a @ self.b; self.a @ self.b; self.sync(); dt = time.perf_counter() - t0
-        self.probes.append((rec['step'], self.flop / dt, dt)); self.spent += dt; self.faults[rec['step']] = _minflt() - f0
+# %% ../nbs/04_train.ipynb #5a6b7eea
+_MOVED = ('bench_train',)  # now in `llmbench.bench` (90_bench); importable from here for one release
 
-def _minflt(): return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-class _FaultCount:
-    "A `train` callback: the process's minor page faults at each log event (runs before the probe)."
-    def __init__(self): self.at = {}
-    def __call__(self, event, rec, history):
-        if event == 'log': self.at[rec['step']] = _minflt()
-
-def _per_step(at, probe_cost, skip):
-    "Mean growth per step of a counter read at logged steps (`at`: {step: value}) after the first `skip` steps, the probes' share ({step: amount}) left out."
-    ss = [s for s in sorted(at) if s >= skip]
-    if len(ss) < 2: return math.nan
-    a, b = ss[0], ss[-1]  # a probe at step s falls into step s + 1
-    return (at[b] - at[a] - sum(c for s, c in probe_cost.items() if a <= s < b)) / (b - a)
-
-def _steady(times, probe_s, skip):
-    "Mean and median training-step time after the first `skip` steps, the time of the probes left out."
-    ss = [s for s in sorted(times) if s >= skip]
-    per = [times[s] - times[s - 1] - probe_s.get(s - 1, 0.0) for s in ss[1:] if s - 1 in times]
-    return {'mean_s': _per_step(times, probe_s, skip), 'median_s': median(per)}
-
-def bench_train(steps:int=2000, # optimizer steps
-                corpus:str='', # corpus spec ("" = settings); the reference figures are for a 1 MB Shakespeare text
-                tokenizer:str='char', # tokenizer spec
-                split:str='', # split spec ("" = settings)
-                arch:str='gpt', # architecture
-                n_layer:int=4, n_head:int=4, n_embd:int=128, block_size:int=64, # model sizes
-                batch_size:int=12, # sequences per step
-                dropout:float=0.0, # dropout
-                optimizer:str='adamw', lr:float=1e-3, min_lr:float=1e-4, warmup_steps:int=100, # optimisation
-                eval_interval:int=250, eval_batches:int=20, log_interval:int=10, # evaluation and logging
-                seed:int=0, # seed
-                device:str='', # device ("" = settings)
-                threads:int=0, # torch CPU threads for the run (0 = as set)
-                peak_n:int=1024, peak_seconds:float=1.0, # matmul peak: size, seconds of the measurements before and after
-                probe_interval:int=10, # steps between matmul probes during training (0 = none); their time is left out
-                out_dir:str='', # write history and checkpoints here ("" = nothing on disk)
-                compile:bool=False, # `torch.compile` the model (its compilation falls in the first steps: see `mfu_steady`)
-               ) -> dict:
-    "Train the classic small configuration; report MFU, tokens/s, step-time breakdown, loop overhead and memory."
-    from llmbench.data import prepare_data
-    from llmbench.models import build_model
-    data = prepare_data(corpus, tokenizer, split)
-    cfg = make_config(max_steps=steps, batch_size=batch_size, block_size=block_size, optimizer=optimizer, lr=lr, min_lr=min_lr,
-                      warmup_steps=warmup_steps, eval_interval=eval_interval, eval_batches=eval_batches,
-                      log_interval=log_interval, seed=seed, device=device, compile=compile)
-    if probe_interval and probe_interval % log_interval: _bad('probe_interval', probe_interval, f"must be a multiple of log_interval={log_interval}")
-    dev, n_threads = get_device(device), torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
-    try:
-        peak_before = matmul_peak(peak_n, peak_seconds, dev)
-        seed_everything(seed)
-        model = build_model(arch, data.vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout)
-        heap_mb = setting('train', 'keep_heap_mb'); heap = keep_heap(heap_mb)  # as `train` will (it reads the same setting)
-        probe, faults = _PeakProbe(peak_n, probe_interval, dev) if probe_interval else None, _FaultCount()
-        r = train(model, data, cfg, out_dir=out_dir or None, overwrite=True, progress=False, profile=True, callbacks=[faults] + ([probe] if probe else []))
-        peak_after = matmul_peak(peak_n, peak_seconds, dev)
-    finally: torch.set_num_threads(n_threads)
-    probes = probe.probes if probe else []
-    peak = max([peak_before, peak_after] + [f for _, f, _ in probes])
-    t, n = dict(r.timings), max(1, r.steps)
-    spent = probe.spent if probe else 0.0
-    t['logging'] -= spent; t['loop'] -= spent  # the probes are the benchmark's, not the loop's
-    step_ms = {k: 1000 * t[k] / n for k in ('data', 'forward_backward', 'optimizer', 'logging', 'eval', 'checkpoint', 'other')}
-    compute, base = t['forward_backward'] + t['optimizer'], t['loop'] - t['checkpoint']
-    train_s = t['data'] + t['forward_backward'] + t['optimizer'] + t['logging']
-    tps = r.tokens / train_s
-    tok_step = r.tokens / n
-    times = {h['step']: h['time_s'] for h in r.history if 'train_loss' in h}  # paired: each probe against the interval before it
-    paired = [r.flops_per_token * tok_step * probe_interval / (times[s] - times[s - probe_interval]) / f
-              for s, f, _ in probes if s - probe_interval in times and times[s] > times[s - probe_interval]]
-    steady = _steady(times, {s: dt for s, _, dt in probes}, log_interval)  # compilation and warm-up left out
-    fl_step = r.flops_per_token * tok_step
-    return {'config': f'{arch} L{n_layer} H{n_head} E{n_embd} T{block_size} B{batch_size} {optimizer} {steps} steps',
-            'corpus': data.meta['corpus']['name'], 'device': str(dev), 'threads': threads or n_threads,
-            'params': r.params, 'flops_per_token': r.flops_per_token,
-            'peak_flops': peak, 'peak_flops_before': peak_before, 'peak_flops_after': peak_after,
-            'probe_peak_median': median([f for _, f, _ in probes]), 'n_probes': len(probes), 'compile': compile,
-            'mfu': r.flops_per_token * tps / peak, 'mfu_paired_median': median(paired), 'train_tokens_per_s': tps,
-            'mfu_steady': fl_step / steady['mean_s'] / peak, 'mfu_median_step': fl_step / steady['median_s'] / peak,
-            'ms_per_step_steady': 1000 * steady['mean_s'], 'ms_per_step_median': 1000 * steady['median_s'],
-            'first_step_s': times.get(1, math.nan),
-            'ms_per_step': 1000 * t['loop'] / n, 'step_ms_breakdown': step_ms, 'compute_ms_per_step': 1000 * compute / n,
-            'loop_overhead_pct': 100 * (1 - compute / base), 'final_eval_s': t['final_eval'],
-            'keep_heap_mb': int(heap_mb), 'heap_kept': heap,
-            'page_faults_per_step': _per_step(faults.at, probe.faults if probe else {}, 2 * log_interval),
-            'peak_rss_mb': r.peak_rss_mb, **{f'{k}_mb': v for k, v in rss_parts_mb().items()},
-            'val_loss': r.val_loss, 'train_loss': r.train_loss, 'wall_s': r.wall_s}
+def __getattr__(name):
+    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
+    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib, warnings
+    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
+                  "next release)", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module('llmbench.bench'), name)
 
 # %% ../nbs/04_train.ipynb #65613403
 def find_checkpoints(run_dir, # a run directory

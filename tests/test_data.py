@@ -5,7 +5,8 @@ import numpy as np
 import pytest, torch
 from llmbench.core import LLMBenchError
 from llmbench.data import (load_corpus, split_corpus, build_tokenizer, prepare_data, LMData, read_text_chunks,
-                           make_text_file, SPLITS, EMBEDDED)
+                           SPLITS, EMBEDDED)
+from llmbench.bench import make_text_file
 
 PROSE = ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness, "
          "naïve café owners said 漢字 ünïcödé.\n")
@@ -309,7 +310,7 @@ def test_hf_tokenizer_folder_without_tokenizer_files(tmp_path):
 
 @pytest.mark.parametrize('size', [0, -1, float('nan'), 'big'])
 def test_bench_data_checks_size_up_front(tmp_path, size):
-    from llmbench.data import bench_data
+    from llmbench.bench import bench_data
     with pytest.raises(LLMBenchError, match=r"size_mb=.*: must be a number of MiB > 0"):
         bench_data(size, workdir=tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing generated

@@ -262,7 +262,6 @@ def test_notebook_smoke(run_nb):
     c = r['continuation']
     assert all(s['bleu_signature'].startswith('nrefs:1|') for s in c['systems'].values())
     assert c['paired']['identical']['p_value'] == 1.0 and all(0 <= v['p_value'] <= 1 for v in c['paired'].values())
-    assert r['bench']['throughput']['llmbench']['tokens_per_s'] > 0
 
 
 def test_notebook_local_txt_run_checkpoint(run_nb, tmp_path, text):

@@ -3,8 +3,9 @@ import json, math, os
 import pytest, torch
 from transformers import AutoModelForCausalLM, GPT2LMHeadModel
 from llmbench.core import LLMBenchError
-from llmbench.models import (ARCHS, build_model, build_model_near, bench_model_step, context_length, count_params,
+from llmbench.models import (ARCHS, build_model, build_model_near, context_length, count_params,
                              flops_per_token, load_model, receptive_field, size_near, validate_config)
+from llmbench.bench import bench_model_step
 
 TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=32)
 

@@ -33,6 +33,9 @@ DEFAULTS = {
               'hooks': 'moderation,pii,log', 'moderation': 'refuse', 'moderation_threshold': '0.8',
               'moderation_classifier': '', 'log_path': 'runs/serve/requests.jsonl', 'log_text': 'false',
               'log_max_mb': '100', 'log_backups': '5'},
+    'monitor': {'window': '1m', 'reference_windows': '1', 'alpha': '0.01', 'min_requests': '20',
+                'max_error_rate': '0.05', 'max_p95_latency_s': '10', 'max_p95_ttft_s': '2', 'max_texts': '200',
+                'permutations': '1000', 'classifier': ''},
     'run': {'preset': 'smoke', 'kernel': 'python3'},
 }
 

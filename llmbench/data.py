@@ -6,7 +6,7 @@ Docs: https://llmbench.github.io/llmbench/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #47f4305b
 from __future__ import annotations
-import codecs, contextlib, errno, glob, hashlib, json, math, os, re, shutil, subprocess, sys, sysconfig, tempfile, time
+import codecs, contextlib, errno, glob, hashlib, json, os, re, shutil, sys, sysconfig, tempfile, time
 from array import array
 from pathlib import Path
 import numpy as np
@@ -820,7 +820,8 @@ def scoring_data(record:dict|None, # the model's data block (`read_data_record`)
     return data
 
 # %% ../nbs/01_data.ipynb #0e240143
-_MOVED = ('make_text_file', 'bench_data')  # now in `llmbench.bench` (90_bench); importable from here for one release
+# moved to `llmbench.bench` (90_bench); importable from here for one release
+_MOVED = ('make_text_file', 'bench_data')
 
 def __getattr__(name):
     "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."

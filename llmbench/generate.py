@@ -376,7 +376,8 @@ class PromptBox:
         return HTML(self.html(prompt, g.text, f'finish reason: {g.finish_reason} (static: no live frontend)'))
 
 # %% ../nbs/08_generate.ipynb #e3d19a7b
-_MOVED = ('time_decode', 'to_stock_gpt2', 'bench_generate')  # now in `llmbench.bench` (90_bench); importable from here for one release
+# moved to `llmbench.bench` (90_bench); importable from here for one release
+_MOVED = ('time_decode', 'to_stock_gpt2', 'bench_generate')
 
 def __getattr__(name):
     "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."

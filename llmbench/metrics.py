@@ -6,7 +6,7 @@ Docs: https://llmbench.github.io/llmbench/metrics.html.md"""
 
 # %% ../nbs/07_metrics.ipynb #1537a85a
 from __future__ import annotations
-import contextlib, math, os, re, sys, threading, time
+import contextlib, math, os, re, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -643,7 +643,8 @@ def score_continuations(hyps:list, # generated continuations, one per prompt (th
             'n': len(refs), 'truncated': truncate}
 
 # %% ../nbs/07_metrics.ipynb #539bdbd5
-_MOVED = ('bench_perplexity',)  # now in `llmbench.bench` (90_bench); importable from here for one release
+# moved to `llmbench.bench` (90_bench); importable from here for one release
+_MOVED = ('bench_perplexity',)
 
 def __getattr__(name):
     "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."

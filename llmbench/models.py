@@ -16,10 +16,10 @@ from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutputWithPast
 from transformers.models.gpt2.modeling_gpt2 import GPT2PreTrainedModel
 from transformers.pytorch_utils import Conv1D
-from .core import LLMBenchError, _umask, atomic_write, keep_heap, matmul_peak, median, step_dir, write_results
+from .core import LLMBenchError, _umask, atomic_write, step_dir, write_results
 
 # %% auto #0
-__all__ = ['ARCHS', 'SMALL_ATTN_T', 'model_size_presets', 'cnn_dilations', 'cnn_receptive_field', 'validate_config', 'lm_loss',
+__all__ = ['ARCHS', 'model_size_presets', 'cnn_dilations', 'cnn_receptive_field', 'validate_config', 'lm_loss',
            'causal_attention', 'GPTAttention', 'GPTBlock', 'follow_umask', 'GPT', 'RNNConfig', 'RNNLM', 'CNNConfig',
            'CNNBlock', 'CNNLM', 'build_model', 'check_checkpoint', 'load_model', 'count_params', 'context_length',
            'state_keyword', 'returned_state', 'receptive_field', 'flops_per_token', 'size_near', 'build_model_near']
@@ -117,22 +117,11 @@ def _past(past_key_values, cache):
     return cache if past_key_values is None else past_key_values
 
 # %% ../nbs/03_models.ipynb #4b795451
-SMALL_ATTN_T = 128  # compiled CPU fp32 attention up to this length is written out (Inductor fuses it)
-
 def causal_attention(q, k, v, # [B, n_head, T, head_dim] each (no cache: keys are the queries' positions)
                      dropout_p=0.0, # dropout on the attention weights (pass 0.0 in eval)
-                     explicit=None, # None: explicit under torch.compile for short fp32 CPU sequences; True/False forces it
                     ):
-    "Causal self-attention: fused SDPA, or the explicit softmax(QKᵀ/√d)·V that `torch.compile` fuses better on CPU."
-    B, H, T, D = q.shape
-    if explicit is None:
-        explicit = torch.compiler.is_compiling() and q.device.type == 'cpu' and q.dtype == torch.float32 and T <= SMALL_ATTN_T
-    if not explicit: return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=T > 1)
-    bias = torch.full((T, T), float('-inf'), device=q.device, dtype=q.dtype).triu(1)
-    a = torch.baddbmm(bias.expand(B * H, T, T), q.reshape(B * H, T, D), k.reshape(B * H, T, D).transpose(1, 2), alpha=D ** -0.5)
-    a = a.softmax(-1)
-    if dropout_p: a = F.dropout(a, dropout_p)
-    return a.view(B, H, T, T) @ v
+    "Causal self-attention with PyTorch's fused kernel, which never stores the T×T weights."
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=q.shape[2] > 1)
 
 # %% ../nbs/03_models.ipynb #2306cef8
 class GPTAttention(nn.Module):
@@ -143,7 +132,6 @@ class GPTAttention(nn.Module):
         self.c_attn = Conv1D(3 * config.n_embd, config.n_embd)
         self.c_proj = Conv1D(config.n_embd, config.n_embd)
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
-        self.explicit = None  # `causal_attention`'s choice; True/False forces a path (benchmarks)
 
     def forward(self, x, cache=None, mask=None):
         B, T, C = x.shape  # batch, sequence length, n_embd
@@ -151,7 +139,7 @@ class GPTAttention(nn.Module):
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in qkv)  # 3 x (B, nh, T, hs)
         if cache is not None: k, v = cache.update(k, v, self.layer_idx)  # (B, nh, past + T, hs)
         p = self.p if self.training else 0.0
-        if mask is None and T > 1: y = causal_attention(q, k, v, p, self.explicit)  # (B, nh, T, hs); plain causal
+        if mask is None and T > 1: y = causal_attention(q, k, v, p)  # (B, nh, T, hs); plain causal
         else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs); new token or mask
         y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C): heads side by side, then the output projection
         return self.resid_dropout(y) if self.training and self.resid_dropout.p else y
@@ -593,7 +581,8 @@ def build_model_near(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn'
     return build_model(arch, vocab_size, dropout=dropout, **size, **kw)
 
 # %% ../nbs/03_models.ipynb #5cf9270f
-_MOVED = ('bench_model_step', 'bench_compile')  # now in `llmbench.bench` (90_bench); importable from here for one release
+# moved to `llmbench.bench` (90_bench); importable from here for one release
+_MOVED = ('bench_model_step', 'bench_compile')
 
 def __getattr__(name):
     "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import (LLMBenchError, eval_mode, get_device, is_int, is_num, keep_heap, matmul_peak, median,
+from .core import (LLMBenchError, eval_mode, get_device, is_int, is_num, keep_heap, matmul_peak,
                            save_figure, seed_everything, setting, step_dir, write_results)
 from .data import DATA_RECORD, data_record, data_seed_arg
 from .models import _damage, follow_umask, lm_loss
@@ -19,7 +19,7 @@ from .models import _damage, follow_umask, lm_loss
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'check_train_config', 'make_config',
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
-           'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint', 'OptimizerStep',
+           'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint',
            'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
            'find_checkpoints', 'train_small', 'run_models']
 
@@ -342,39 +342,6 @@ def load_checkpoint(path, # a folder written by `save_checkpoint`
     if generator is not None and g.is_file(): generator.set_state(load_file(str(g))['state'])
     return state
 
-# %% ../nbs/04_train.ipynb #950e2a9e
-class OptimizerStep:
-    "Clip the global gradient norm to `max_norm`, step and zero the gradients; the wrappers only where they do work."
-    def __init__(self, accelerator, # the run's `Accelerator`
-                 optimizer, # the optimizer as `accelerator.prepare` returned it
-                 params, # the parameters whose gradients are clipped
-                 max_norm:float, # clip threshold; `math.inf`: no clipping (the norm is still returned)
-                ):
-        from accelerate.optimizer import AcceleratedOptimizer
-        from accelerate.utils import DistributedType as D
-        self.acc, self.opt, self.params, self.max_norm = accelerator, optimizer, list(params), float(max_norm)
-        plain = (accelerator.scaler is None and type(optimizer) is AcceleratedOptimizer
-                 and accelerator.distributed_type in (D.NO, D.MULTI_CPU, D.MULTI_GPU))
-        self.inner = optimizer.optimizer if plain else None  # None: Accelerate's clip, step and zero_grad
-        self.fused = plain and getattr(self.inner, '_step_supports_amp_scaling', False) and all(g.get('fused') for g in self.inner.param_groups)
-
-    def __call__(self) -> torch.Tensor:
-        "The gradient norm before clipping, as a 0-d tensor (no host sync)."
-        if self.inner is None or not self.acc.sync_gradients:
-            gn = self.acc.clip_grad_norm_(self.params, self.max_norm)
-            self.opt.step(); self.opt.zero_grad(set_to_none=True)
-            return gn
-        gn = torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None])
-        if math.isinf(self.max_norm): self.inner.step()
-        elif self.fused:
-            self.inner.grad_scale = ((gn + 1e-6) / self.max_norm).clamp(min=1.0).float()  # gradient / scale = gradient · clip coefficient (fp32, as the kernels take it)
-            try: self.inner.step()
-            finally: del self.inner.grad_scale
-        else:
-            torch.nn.utils.clip_grads_with_norm_(self.params, self.max_norm, gn); self.inner.step()
-        self.inner.zero_grad(set_to_none=True)
-        return gn
-
 # %% ../nbs/04_train.ipynb #728b63c3
 class TrainingDiverged(LLMBenchError):
     "A non-finite loss or gradient norm stopped training: `.step` names the update, `.checkpoint` the last good one."
@@ -501,7 +468,7 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
         hfile.write(''.join(json.dumps(r) + '\n' for r in hist))
     if cfg.trackers: acc.init_trackers(out.name or 'llmbench', config=_hparams(cfg))
     params = list(model.parameters())  # all of them: FSDP clips through the model only when the lists match
-    opt_step = OptimizerStep(acc, opt, params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf  # inf: no clipping, the norm still measured
     L, tok_step = cfg.log_interval, B * T * A * acc.num_processes
     buf = torch.zeros(L, 2, device=dev)  # loss and grad norm of the steps not read out yet
     pending = []  # (step, lr, time_s) of those steps
@@ -584,7 +551,8 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
                     acc.backward(loss / A if A > 1 else loss)
                 lsum = loss.detach() if micro == 0 else lsum + loss.detach()
                 sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1
-            gn = opt_step(); sched.step()
+            gn = acc.clip_grad_norm_(params, max_norm)  # the norm before clipping, a 0-d tensor (no host sync)
+            opt.step(); opt.zero_grad(set_to_none=True); sched.step()
             k = len(pending)
             buf[k, 0] = lsum / A if A > 1 else lsum
             buf[k, 1] = gn
@@ -666,7 +634,8 @@ class LossPlot:
         self.t = time.monotonic()
 
 # %% ../nbs/04_train.ipynb #5a6b7eea
-_MOVED = ('bench_train',)  # now in `llmbench.bench` (90_bench); importable from here for one release
+# moved to `llmbench.bench` (90_bench); importable from here for one release
+_MOVED = ('bench_train',)
 
 def __getattr__(name):
     "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."

@@ -198,3 +198,12 @@ def test_bench_monitor_small_and_registered():
     b = M.bench_monitor(size_mb=3, window='1m')
     assert b['records'] > 5000 and b['peak_rss_mb'] < 500 and b['MB_per_s'] > 0 and 2.5 < b['size_mb'] < 3.5
     with pytest.raises(LLMBenchError, match='size_mb'): M.bench_monitor(size_mb=0)
+
+
+def test_log_without_text_says_what_it_cannot_tell(tmp_path, ckpt):
+    syn = M.synthetic_log(tmp_path/'s.jsonl', n=400, rate=10, text=False)
+    res = M.analyze(M.scan_log(syn['path'], '10s'), M.monitor_rules(window='10s'), str(ckpt))
+    assert res['drift'] == {'skipped': 'the log holds no prompt text (the server ran with log_text = false)'}
+    assert res['behaviour']['toxicity'] == [] and 'log_text = false' in res['behaviour']['toxicity_source']
+    fa = M.first_alerts(res)
+    assert fa['moderation_score'] == 2 and fa['flagged_share'] == 2 and fa['drift_tokens'] is None

@@ -9,6 +9,7 @@ from llmbench.serve import (Hook, Moderation, PIIRedaction, RequestContext, LOG_
                             serve_settings, bind_warning)
 
 ROOT = Path(__file__).resolve().parents[1]
+LLMBENCH = str(Path(sys.executable).parent/'llmbench')  # the console script of this environment
 TEXT = ["the quick brown fox jumps over the lazy dog; " * 4, "pack my box with five dozen liquor jugs! " * 4]
 ARCHS = ['gpt', 'lstm', 'gru', 'cnn', 'hf']
 SCHEMA_KEYS = {'schema', 'time', 'ts', 'id', 'route', 'model', 'status', 'error', 'stream', 'prompt_tokens',
@@ -419,3 +420,112 @@ def test_schemathesis_no_server_errors(gpt, chat_tok):
             fuzz()
     assert 200 in seen['POST /v1/completions'] and 200 in seen['POST /v1/chat/completions'], seen
     assert {'GET /v1/models', 'GET /health', 'GET /metrics', 'GET /'} <= set(seen)
+
+
+# --- the openai: model spec of 08_generate against llmbench serve itself
+def test_openai_spec_generate_and_stream(server, gpt, tok):
+    from llmbench.generate import generate, stream
+    direct = generate(gpt, tok, 'the quick', 12, temperature=0)
+    assert generate(server.spec, None, 'the quick', 12, temperature=0).text == direct.text
+    assert ''.join(d.text for d in stream(server.spec, None, 'the quick', 12, temperature=0)) == direct.text
+    a = generate(server.spec, None, ['the', 'pack'], 10, temperature=1.0, seed=3)
+    assert [g.text for g in a] == [g.text for g in generate(server.spec, None, ['the', 'pack'], 10, temperature=1.0, seed=3)]
+
+
+# --- the command line
+@pytest.fixture(scope='module')
+def ckpt(tmp_path_factory, gpt, tok):
+    d = tmp_path_factory.mktemp('ckpt')/'checkpoints'/'best'
+    gpt.save_pretrained(d); tok.save_pretrained(d)
+    return d
+
+
+def _serve_cli(*args, env=None):
+    "`llmbench serve ...` as a user starts it; returns the process and the URL it prints."
+    p = subprocess.Popen([LLMBENCH, 'serve', *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    line = p.stdout.readline()
+    if ' on http' not in line:
+        p.kill(); raise AssertionError(line + p.stderr.read())
+    return p, line.split(' on ')[1].split()[0]
+
+
+def test_llmbench_serve_cli(ckpt, tmp_path):
+    p, url = _serve_cli(str(ckpt), '--port', '0', '--log-path', str(tmp_path/'r.jsonl'), '--max-batch', '4')
+    try:
+        assert httpx.get(url + '/health').json()['status'] == 'ok'
+        name = httpx.get(url + '/v1/models').json()['data'][0]['id']
+        assert name == 'ckpt0-best' or name.endswith('-best')
+        r = httpx.post(url + '/v1/completions', json={'model': name, 'prompt': 'the', 'max_tokens': 5}, timeout=60)
+        assert r.status_code == 200 and (tmp_path/'r.jsonl').is_file()
+    finally:
+        p.send_signal(2); p.wait(20)  # Ctrl-C stops it, with the exit status of an interrupt as `llmbench run`
+    assert p.returncode == 130, p.stderr.read()
+    p, url = _serve_cli(str(ckpt), '--port', '0', '--host', '0.0.0.0', '--log-path', '')
+    p.send_signal(2); p.wait(20)
+    assert 'without an API key' in p.stderr.read()
+    bad = subprocess.run([LLMBENCH, 'serve', str(tmp_path/'none')], capture_output=True, text=True)
+    assert bad.returncode == 2 and 'llmbench serve: error' in bad.stderr and 'Traceback' not in bad.stderr
+    bad = subprocess.run([LLMBENCH, 'serve', str(ckpt), '--max-batch', 'x'],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and 'max_batch' in bad.stderr
+
+
+def test_bench_serve_tiny():
+    from llmbench.serve import bench_serve
+    b = bench_serve('gpt', 1, 32, 64, (1, 4), requests=4, max_tokens=6)
+    for k in ('batched', 'one_at_a_time'):
+        assert set(b[k]) == {1, 4} and all(f['tokens'] == f['requests'] * 6 for f in b[k].values())
+        assert all(0 < f['ttft_p50_s'] <= f['latency_p95_s'] for f in b[k].values())
+    assert b['speedup_at_max_vs_1'] > 0 and b['served_vs_direct_at_1'] > 0
+
+
+def test_notebook_smoke(run_nb):
+    r = run_nb('11_serve', n_clients=3, max_tokens=8, bench_n_layer=1, bench_n_embd=32, bench_block_size=64,
+               bench_requests=4, bench_max_tokens=6, bench_concurrency=[1, 4])
+    assert r['moderation_refusal']['code'] == 'content_filter' and r['log_records'] >= 10
+    assert r['headline']['speedup_at_max_vs_1'] > 0
+
+
+# --- the chat page in a real browser (headless Chromium driven by Playwright, as tests/test_browser.py)
+OBSERVE = """() => { window.seen = []; new MutationObserver(() => {
+  const a = document.querySelector('#log .assistant'); if (a) window.seen.push(a.textContent.length); })
+  .observe(document.getElementById('log'), {childList: true, subtree: true, characterData: true}); }"""
+
+
+def _browser():
+    from test_browser import find_chromium
+    chromium = find_chromium()
+    if chromium is None:
+        msg = 'no Chromium (make browser installs it, or set LLMBENCH_CHROMIUM)'
+        if os.environ.get('LLMBENCH_BROWSER_REQUIRED') == '1': pytest.fail(msg)
+        pytest.skip(msg)
+    return chromium
+
+
+def test_chat_page_streams_and_shows_refusal(gpt, tok, tmp_path):
+    from llmbench.generate import generate
+    from playwright.sync_api import sync_playwright
+    chromium = _browser()
+    want = generate(gpt, tok, 'the quick', 40, temperature=0).text
+    with serve_in_background((gpt, tok), name='tiny', hooks='log', log_path=str(tmp_path/'a.jsonl')) as plain, \
+         serve_in_background((gpt, tok), name='tiny', hooks='moderation,log', log_path=str(tmp_path/'b.jsonl')) as mod, \
+         sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium, args=['--no-sandbox'])
+        page = b.new_page()
+        page.goto(plain.url + '/')
+        page.wait_for_function("document.getElementById('model').textContent.includes('tiny')")
+        page.fill('#max', '40'); page.fill('#temp', '0'); page.evaluate(OBSERVE)
+        page.fill('#msg', 'the quick'); page.press('#msg', 'Enter')
+        page.wait_for_function(f"(document.querySelector('#log .assistant') || {{}}).textContent === {json.dumps(want)}",
+                               timeout=30000)
+        seen = page.evaluate('window.seen')
+        assert len({n for n in seen if 0 < n < len(want)}) >= 2, seen  # the answer grew piece by piece
+        assert page.inner_text('#log .user') == 'the quick'
+        page.goto(mod.url + '/')
+        page.wait_for_function("document.getElementById('model').textContent.includes('tiny')")
+        page.fill('#msg', 'you are a fucking idiot'); page.press('#msg', 'Enter')
+        page.wait_for_selector('#log .error', timeout=30000)
+        assert 'moderation' in page.inner_text('#log .error') and 'toxicity' in page.inner_text('#log .error')
+        page.screenshot(path=str(tmp_path/'chat.png'))
+        b.close()

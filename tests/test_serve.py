@@ -529,3 +529,14 @@ def test_chat_page_streams_and_shows_refusal(gpt, tok, tmp_path):
         assert 'moderation' in page.inner_text('#log .error') and 'toxicity' in page.inner_text('#log .error')
         page.screenshot(path=str(tmp_path/'chat.png'))
         b.close()
+
+
+def test_llmbench_audit_of_a_served_model(gpt, tok, tmp_path):
+    "10_audit's `llmbench audit openai:...` against llmbench serve: generation audits run, likelihood audits say why not."
+    from llmbench.audit import audit_model
+    with serve_in_background((gpt, tok), name='tiny', hooks='log', log_path=str(tmp_path/'r.jsonl')) as h:
+        r = audit_model(h.spec, tmp_path/'audit', n_prompts=4, k=1, max_new_tokens=4, n_templates=2, n_boot=20)
+        n = len(log_records(h))
+    assert (tmp_path/'audit'/'audit.json').is_file() and n >= 4
+    assert json.loads((tmp_path/'audit'/'audit.json').read_text())['passed'] == r['passed']
+    assert r['toxicity']['overall']['n_prompts'] == 4 and 'needs the model' in r['bias_pairs']['skipped'].replace('need ', 'needs ')

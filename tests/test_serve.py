@@ -539,4 +539,4 @@ def test_llmbench_audit_of_a_served_model(gpt, tok, tmp_path):
         n = len(log_records(h))
     assert (tmp_path/'audit'/'audit.json').is_file() and n >= 4
     assert json.loads((tmp_path/'audit'/'audit.json').read_text())['passed'] == r['passed']
-    assert r['toxicity']['overall']['n_prompts'] == 4 and 'needs the model' in r['bias_pairs']['skipped'].replace('need ', 'needs ')
+    assert r['toxicity']['overall']['n_prompts'] == 4 and "the model's weights" in r['bias_pairs']['skipped']

@@ -40,6 +40,8 @@ def test_notebook_smoke(run_nb):
     fa = r['headline']['first_alerts']
     assert fa['flagged_share'] == 2 and fa['drift_tokens'] == 2, fa
     assert all(a['window'] >= 2 for a in r['monitor']['alerts'])
+    syn = r['headline']['synthetic_first_alerts']  # a log that also degrades the service: every rule at its shift
+    assert syn == {k: 2 for k in syn} and len(syn) == 8 and r['headline']['synthetic_false_alarms'] == 0
     assert r['monitor']['drift']['reference_distribution'].startswith('embedded:python-docs train split')
     assert 'no reference or user-feedback' in r['monitor']['quality']
     assert r['bench']['records'] > 0 and r['bench']['peak_rss_mb'] < 500 and r['conclusions']

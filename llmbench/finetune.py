@@ -647,7 +647,7 @@ def answer_scores(model, # a model of the contract
                  ) -> dict:
     "Greedy answers and their chrF and BLEU against the references, each with signature and 95% interval."
     from llmbench.generate import generate
-    from llmbench.evaluation import score_interval
+    from llmbench.evaluate import score_interval
     m = model.lm if isinstance(model, LoraLM) else model
     gens = generate(m, tokenizer, prompts, max_new_tokens, temperature=0.0, stop=['\nQ:'], batch_size=32)
     hyps = [g.text.strip() for g in gens]

@@ -1,7 +1,7 @@
 "The evaluation study: checkpoints found and deduplicated, intervals and paired tests, the notebook alone and on a run."
 import numpy as np, pytest, torch
 from llmbench.core import LLMBenchError
-from llmbench.evaluation import find_checkpoints, dedupe_checkpoints, open_checkpoint, paired_bpb, score_interval, cut_to_reference
+from llmbench.evaluate import find_checkpoints, dedupe_checkpoints, open_checkpoint, paired_bpb, score_interval, cut_to_reference
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 from llmbench.core import LLMBenchError
-from llmbench.compare import NGramLM, arch_conclusions, bits_per_byte, budget_plan, study_table
+from llmbench.architectures import NGramLM, arch_conclusions, bits_per_byte, budget_plan, study_table
 from llmbench.optimizers import best_rates, log_grid, lr_grids, optimizer_conclusions, speed_table, steps_to_target, sweep_summary
 
 

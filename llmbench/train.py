@@ -17,11 +17,12 @@ from .data import DATA_RECORD, data_record, data_seed_arg
 from .models import _damage, follow_umask, lm_loss
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'TrainConfig', 'check_train_config', 'make_config',
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'PHASES', 'TrainConfig', 'check_train_config', 'make_config',
            'param_groups', 'build_optimizer', 'lr_at', 'LRSchedule', 'resolve_precision', 'make_accelerator',
            'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint',
-           'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'train', 'plot_history', 'LossPlot',
-           'find_checkpoints', 'train_small', 'run_models']
+           'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'TrainState', 'TrainRun', 'setup',
+           'train_step', 'read_out', 'write_checkpoints', 'evaluate_and_save', 'fit', 'result', 'train', 'plot_history',
+           'LossPlot', 'find_checkpoints', 'train_small', 'run_models']
 
 # %% ../nbs/04_train.ipynb #78711ce4
 OPTIMIZERS = ('sgd', 'sgd_momentum', 'adam', 'adamw')
@@ -59,12 +60,15 @@ class TrainConfig:
     device: str = '' # auto | cpu | cuda | mps; "" = settings [train] device
     mixed_precision: str = '' # auto | no | fp16 | bf16; "" = settings [train] mixed_precision
     trackers: str = '' # Accelerate trackers, comma-separated (e.g. 'tensorboard', 'all'); "" = none
-    compile: bool = False # `torch.compile` model and loss for the training steps (evaluation and checkpoints use the plain module)
+    compile: bool = False # `torch.compile` model and loss for training steps (evaluation, checkpoints: plain module)
     def __post_init__(self): check_train_config(self)
 
+# %% ../nbs/04_train.ipynb #65ad5796
 def check_train_config(cfg:TrainConfig) -> TrainConfig:
     "Check every field of `cfg`; raise `LLMBenchError` naming the first bad one."
-    for k, lo in dict(batch_size=1, max_steps=0, warmup_steps=0, grad_accum=1, eval_interval=0, eval_batches=1, log_interval=1).items():
+    lows = dict(batch_size=1, max_steps=0, warmup_steps=0, grad_accum=1, eval_interval=0, eval_batches=1,
+                log_interval=1)
+    for k, lo in lows.items():
         if not is_int(getattr(cfg, k)) or getattr(cfg, k) < lo: _bad(k, getattr(cfg, k), f"must be an integer >= {lo}")
     if cfg.block_size is not None and (not is_int(cfg.block_size) or cfg.block_size < 1):
         _bad('block_size', cfg.block_size, "must be a positive integer, or None for the model's context length")
@@ -79,11 +83,14 @@ def check_train_config(cfg:TrainConfig) -> TrainConfig:
     if cfg.max_steps == 0 and cfg.max_seconds == 0: _bad('max_steps', 0, "give max_steps > 0 or a max_seconds budget")
     if cfg.optimizer not in OPTIMIZERS: _bad('optimizer', cfg.optimizer, f"unknown; use one of {', '.join(OPTIMIZERS)}")
     if cfg.schedule not in SCHEDULES: _bad('schedule', cfg.schedule, f"unknown; use one of {', '.join(SCHEDULES)}")
-    if cfg.mixed_precision not in ('',) + PRECISIONS: _bad('mixed_precision', cfg.mixed_precision, f"use one of {', '.join(PRECISIONS)}")
+    if cfg.mixed_precision not in ('',) + PRECISIONS:
+        _bad('mixed_precision', cfg.mixed_precision, f"use one of {', '.join(PRECISIONS)}")
     if not isinstance(cfg.nesterov, bool): _bad('nesterov', cfg.nesterov, "must be True or False")
-    if cfg.nesterov and cfg.optimizer != 'sgd_momentum': _bad('nesterov', True, "only applies to optimizer='sgd_momentum'")
+    if cfg.nesterov and cfg.optimizer != 'sgd_momentum':
+        _bad('nesterov', True, "only applies to optimizer='sgd_momentum'")
     if cfg.nesterov and cfg.momentum == 0: _bad('momentum', 0, "Nesterov momentum needs momentum > 0")
-    if not isinstance(cfg.trackers, str): _bad('trackers', cfg.trackers, "a comma-separated string such as 'tensorboard'")
+    if not isinstance(cfg.trackers, str):
+        _bad('trackers', cfg.trackers, "a comma-separated string such as 'tensorboard'")
     if not isinstance(cfg.compile, bool): _bad('compile', cfg.compile, "must be True or False")
     return cfg
 
@@ -94,7 +101,8 @@ def make_config(config=None, # a `TrainConfig`, a dict of its fields, or None
     base = asdict(config) if isinstance(config, TrainConfig) else dict(config or {})
     base.update(kwargs)
     names = [f.name for f in dataclasses.fields(TrainConfig)]
-    if bad := sorted(set(base) - set(names)): _bad(bad[0], base[bad[0]], f"not a training setting; valid: {', '.join(names)}")
+    if bad := sorted(set(base) - set(names)):
+        _bad(bad[0], base[bad[0]], f"not a training setting; valid: {', '.join(names)}")
     return TrainConfig(**base)
 
 # %% ../nbs/04_train.ipynb #db62e3c2
@@ -113,12 +121,14 @@ def build_optimizer(model, # a torch model, already on its training device
                    ) -> torch.optim.Optimizer:
     "The optimizer named by `cfg.optimizer` over `param_groups(model)`."
     groups = param_groups(model, cfg.weight_decay)
-    if not groups: raise LLMBenchError("model has no trainable parameters; unfreeze some (requires_grad=True) before training")
+    if not groups:
+        raise LLMBenchError("model has no trainable parameters; unfreeze some (requires_grad=True) before training")
     if fused is None:
         ps = [p for g in groups for p in g['params']]
         fused = all(p.device.type in ('cpu', 'cuda') and p.is_floating_point() for p in ps)
     if cfg.optimizer == 'sgd': return torch.optim.SGD(groups, lr=cfg.lr, fused=fused)
-    if cfg.optimizer == 'sgd_momentum': return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, fused=fused)
+    if cfg.optimizer == 'sgd_momentum':
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, fused=fused)
     cls = torch.optim.Adam if cfg.optimizer == 'adam' else torch.optim.AdamW
     return cls(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
 
@@ -155,7 +165,8 @@ def resolve_precision(spec:str, # auto | no | fp16 | bf16 | "" (settings [train]
     if spec == 'auto':
         if device.type == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
         return 'no'
-    if spec == 'fp16' and device.type == 'cpu': _bad('mixed_precision', spec, "fp16 is not supported on cpu; use no, bf16 or auto")
+    if spec == 'fp16' and device.type == 'cpu':
+        _bad('mixed_precision', spec, "fp16 is not supported on cpu; use no, bf16 or auto")
     return spec
 
 def make_accelerator(cfg:TrainConfig, # device, mixed_precision, trackers
@@ -170,10 +181,12 @@ def make_accelerator(cfg:TrainConfig, # device, mixed_precision, trackers
     # cpu=True is what makes Accelerate run several CPU processes as one job (MULTI_CPU, gloo); without it each
     # process launched by `accelerate launch` trained alone and they overwrote each other's checkpoints
     trackers = [t.strip() for t in cfg.trackers.split(',') if t.strip()]
-    if trackers and project_dir is None: _bad('trackers', cfg.trackers, "trackers need an out_dir to write their logs to")
+    if trackers and project_dir is None:
+        _bad('trackers', cfg.trackers, "trackers need an out_dir to write their logs to")
     kw = dict(cpu=dev.type == 'cpu', mixed_precision=resolve_precision(cfg.mixed_precision, dev),
               step_scheduler_with_optimizer=False, log_with=(trackers[0] if trackers == ['all'] else trackers) or None,
-              project_config=ProjectConfiguration(project_dir=str(project_dir), logging_dir=str(project_dir)) if project_dir else None)
+              project_config=(ProjectConfiguration(project_dir=str(project_dir), logging_dir=str(project_dir))
+                              if project_dir else None))
     try: return Accelerator(**kw)
     except ValueError as e:  # one process, a new device or precision than an earlier run in this process
         if 'already been initialized' not in str(e) or distributed: raise
@@ -246,7 +259,8 @@ def _load_weights(model, file):
     missing = [k for k in own if k not in sd and own[k].data_ptr() not in ptrs]
     unexpected = [k for k in sd if k not in own]
     if missing or unexpected:
-        raise LLMBenchError(f"{file}: weights do not match the model (missing {missing[:3]}, unexpected {unexpected[:3]}); "
+        raise LLMBenchError(f"{file}: weights do not match the model (missing {missing[:3]}, "
+                            f"unexpected {unexpected[:3]}); "
                             "resume into the architecture and sizes it was trained with")
     model.load_state_dict(sd, strict=False)
 
@@ -304,7 +318,8 @@ def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; rep
         _state_without_model(accelerator)
         accelerator.save_state(str(tmp/'accelerate'))
         if generator is not None:
-            save_file({'state': generator.get_state()}, str(tmp/'accelerate'/f'data_generator_{accelerator.process_index}.safetensors'))
+            g = tmp/'accelerate'/f'data_generator_{accelerator.process_index}.safetensors'
+            save_file({'state': generator.get_state()}, str(g))
         if main: (tmp/TRAIN_STATE).write_text(json.dumps(state))
         accelerator.wait_for_everyone()
         if main: follow_umask(tmp)  # safetensors writes 0600 (model, generators); other files follow the umask
@@ -314,8 +329,9 @@ def save_checkpoint(path, # destination folder, e.g. `out/checkpoints/last`; rep
         raise
     return path
 
+# %% ../nbs/04_train.ipynb #b14635f0
 def checkpoint_dir(path) -> Path|None:
-    "The loadable checkpoint for `path`: itself, else the one an interrupted swap left as `.<name>.prev`; None if neither."
+    "The loadable checkpoint for `path`: itself, else the one an interrupted swap left (`.<name>.prev`); else None."
     path = Path(path)
     for p in (path, path.with_name(f'.{path.name}.prev')):
         if (p/TRAIN_STATE).is_file() and (p/'model.safetensors').is_file(): return p
@@ -329,7 +345,8 @@ def load_checkpoint(path, # a folder written by `save_checkpoint`
     "Restore model, optimizer, scheduler, random states and generator from `path`; return the loop state."
     from safetensors.torch import load_file
     p = checkpoint_dir(path)
-    if p is None: raise LLMBenchError(f"checkpoint {path}: not found or incomplete; train without resume, or pass a folder holding {TRAIN_STATE}")
+    if p is None: raise LLMBenchError(f"checkpoint {path}: not found or incomplete; train without resume, or pass a "
+                                      f"folder holding {TRAIN_STATE}")
     state = check_resumable(p)
     _load_weights(_unwrap(accelerator, model), p/'model.safetensors')
     _state_without_model(accelerator)
@@ -342,10 +359,11 @@ def load_checkpoint(path, # a folder written by `save_checkpoint`
     if generator is not None and g.is_file(): generator.set_state(load_file(str(g))['state'])
     return state
 
-# %% ../nbs/04_train.ipynb #728b63c3
+# %% ../nbs/04_train.ipynb #51aadab4
 class TrainingDiverged(LLMBenchError):
     "A non-finite loss or gradient norm stopped training: `.step` names the update, `.checkpoint` the last good one."
-    def __init__(self, msg, step=None, checkpoint=None): super().__init__(msg); self.step, self.checkpoint = step, checkpoint
+    def __init__(self, msg, step=None, checkpoint=None):
+        super().__init__(msg); self.step, self.checkpoint = step, checkpoint
 
 @dataclass
 class TrainResult:
@@ -358,7 +376,7 @@ class TrainResult:
     tokens: int # training tokens seen, those before a resume included
     params: int # parameters (shared ones once)
     flops_per_token: float # training FLOPs per token (6N + attention)
-    train_tokens_per_s: float # tokens / time of the training steps in this call (data, forward/backward, optimizer, logging)
+    train_tokens_per_s: float # tokens / time of this call's training steps (data, forward/backward, optimizer, logging)
     mfu: float|None # achieved FLOP/s ÷ `peak_flops`; None without a peak
     peak_flops: float|None # the matmul peak MFU is measured against
     wall_s: float # the whole call: set-up, loop, final evaluation
@@ -373,16 +391,18 @@ class TrainResult:
         "Everything but the history."
         d = asdict(self); d.pop('history'); return d
 
+# %% ../nbs/04_train.ipynb #f74b9d72
 def peak_rss_mb() -> float:
     "Peak resident memory of this process in MiB."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def rss_parts_mb() -> dict:
-    "Current resident memory split into anonymous (heap, tensors) and file-backed (memory-mapped tokens, libraries) MiB; Linux only, else {}."
+    "Resident MiB: anonymous (heap, tensors) and file-backed (memory-mapped tokens, libraries); Linux only, or {}."
     try: lines = Path('/proc/self/status').read_text().splitlines()
     except OSError: return {}
     kv = dict(l.split(':', 1) for l in lines if ':' in l)
-    return {name: int(kv[k].split()[0]) / 1024 for k, name in (('RssAnon', 'rss_anon'), ('RssFile', 'rss_file')) if k in kv}
+    names = (('RssAnon', 'rss_anon'), ('RssFile', 'rss_file'))
+    return {name: int(kv[k].split()[0]) / 1024 for k, name in names if k in kv}
 
 def _hparams(cfg): return {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))}
 
@@ -391,6 +411,7 @@ def _model_info(model, block_size):
     from llmbench.models import count_params, flops_per_token
     return count_params(model), float(flops_per_token(model, seq_len=block_size))
 
+# %% ../nbs/04_train.ipynb #d90e9f02
 def _resume_from(path, cfg) -> Path:
     "The checkpoint to resume from (checked), refused when its step leaves `cfg.max_steps` nothing to train."
     p = checkpoint_dir(path)
@@ -403,14 +424,6 @@ def _resume_from(path, cfg) -> Path:
                             f"continue, or load the checkpoint with llmbench.models.load_model to use it")
     return p
 
-def _block_size(cfg, model):
-    if cfg.block_size is not None: return cfg
-    from llmbench.models import context_length
-    T = context_length(model)
-    if not T: _bad('block_size', None, "this model has no fixed context length; give block_size")
-    return dataclasses.replace(cfg, block_size=int(T))
-
-# %% ../nbs/04_train.ipynb #81c80db2
 def _fresh_out_dir(out:Path, overwrite:bool):
     "Refuse an `out_dir` holding an earlier run, or empty it first with `overwrite`: never two runs in one folder."
     old = [p for p in (out/'checkpoints', out/'history.jsonl') if p.exists()]
@@ -420,6 +433,308 @@ def _fresh_out_dir(out:Path, overwrite:bool):
                             "pass resume=True to continue it, overwrite=True to replace it, or another out_dir")
     for p in old: shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
+# %% ../nbs/04_train.ipynb #06388c9d
+def _block_size(cfg, model):
+    if cfg.block_size is not None: return cfg
+    from llmbench.models import context_length
+    T = context_length(model)
+    if not T: _bad('block_size', None, "this model has no fixed context length; give block_size")
+    return dataclasses.replace(cfg, block_size=int(T))
+
+def _checked_config(model, data, config, out_dir, resume, overwrite, on_nonfinite, kwargs):
+    "The run's `TrainConfig` and the checkpoint to resume from (False without), once the arguments are checked."
+    cfg = _block_size(make_config(config, **kwargs), model)
+    if on_nonfinite not in ('raise', 'stop'): _bad('on_nonfinite', on_nonfinite, "use 'raise' or 'stop'")
+    if resume is True and not out_dir:
+        _bad('resume', resume, "resume=True needs out_dir, or pass the checkpoint folder")
+    if out_dir and not resume: _fresh_out_dir(Path(out_dir), overwrite)
+    for sp in ('train', 'val'): data.check_block_size(cfg.block_size, sp)
+    resume_from = resume and _resume_from(Path(out_dir)/'checkpoints'/'last' if resume is True else resume, cfg)
+    return cfg, resume_from
+
+# %% ../nbs/04_train.ipynb #a2710ff1
+PHASES = ('data', 'forward_backward', 'optimizer', 'logging', 'eval', 'checkpoint', 'final_eval')
+_SAVED = ('step', 'tokens', 'train_s', 'best_val', 'best_step', 'history', 'config')  # what a checkpoint keeps
+
+@dataclass
+class TrainState:
+    "The training loop's state in one object: what a checkpoint keeps (`saved`) and this call's clocks and buffers."
+    step: int = 0 # optimizer steps done, those before a resume included
+    tokens: int = 0 # training tokens seen, those before a resume included
+    train_s: float = 0.0 # training-step seconds at the last checkpoint
+    best_val: float = math.inf # best periodic validation loss
+    best_step: int|None = None # the step it was measured at
+    history: list = field(default_factory=list, repr=False) # train and val records (`TrainResult.history`)
+    config: dict = field(default_factory=dict, repr=False) # the `TrainConfig`, as a dict
+    step0: int = 0 # `step` when this call started
+    train_s0: float = 0.0 # `train_s` when this call started
+    timings: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0)) # seconds per phase in this call
+    buf: torch.Tensor|None = field(default=None, repr=False) # loss and grad norm of the steps not read out yet
+    pending: list = field(default_factory=list) # (step, lr, time_s) of those steps
+    last_eval: int|None = None # the step of the last periodic evaluation
+    stopped: str|None = None # why the loop ended: max_steps | max_seconds | callback | non-finite at step N
+    checkpoints: dict = field(default_factory=dict) # {'last': path, 'best': path} once written
+    postfix: dict = field(default_factory=dict, repr=False) # the progress bar's live figures
+    t_loop: float = 0.0 # `time.perf_counter()` when the loop started
+
+    def step_time(self) -> float:
+        "Training-step seconds so far, the `max_seconds` clock: data, forward/backward, optimizer and logging."
+        tm = self.timings
+        return self.train_s0 + tm['data'] + tm['forward_backward'] + tm['optimizer'] + tm['logging']
+    def saved(self) -> dict:
+        "The part a checkpoint keeps (`train_state.json`)."
+        return {k: getattr(self, k) for k in _SAVED}
+    def restore(self, saved:dict):
+        "Continue from a checkpoint's `saved()` part."
+        for k in _SAVED:
+            if k in saved: setattr(self, k, saved[k])
+        self.step0, self.train_s0 = self.step, self.train_s
+
+# %% ../nbs/04_train.ipynb #cd3d3ee0
+@dataclass
+class TrainRun:
+    "What `setup` builds for one `train` call; fixed while `fit` runs (the changing part is the `TrainState`)."
+    cfg: TrainConfig # the checked configuration, `block_size` set
+    model: torch.nn.Module # the prepared model
+    data: object # the `LMData`
+    acc: object # the `Accelerator`
+    opt: object # the prepared optimizer
+    lrs: LRSchedule # the schedule (its `time_frac` follows a `max_seconds` budget)
+    sched: object # the prepared schedule
+    loss: object # `loss(x, y)`: the mean next-token loss; compiled with `cfg.compile`
+    gen: torch.Generator # batch sampling, the same draws on every process
+    out: Path|None # `out_dir`
+    record: dict|None # the data block, saved with each checkpoint
+    hfile: object # `history.jsonl`, open on the main process
+    pbar: object # the `tqdm` bar
+    sync: object # device synchronisation at phase boundaries (`profile`), else a no-op
+    callbacks: tuple = ()
+    peak_flops: float|None = None
+    on_nonfinite: str = 'raise'
+    n_params: int = 0
+    fpt: float = 0.0 # training FLOPs per token
+    t_call: float = 0.0 # `time.perf_counter()` when `train` was called
+    params: list = field(default_factory=list, repr=False) # all of them (FSDP clips through the model if lists match)
+
+    @property
+    def ckdir(self): return self.out/'checkpoints' if self.out else None
+    @property
+    def max_norm(self) -> float: # inf: no clipping, the norm still measured
+        return self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+    @property
+    def tok_step(self) -> int: # training tokens per optimizer step, all processes
+        c = self.cfg; return c.batch_size * c.block_size * c.grad_accum * self.acc.num_processes
+    @property
+    def shard(self) -> dict: # each process takes its share of the global batch
+        a = self.acc; return {'shard': (a.process_index, a.num_processes)} if a.num_processes > 1 else {}
+
+# %% ../nbs/04_train.ipynb #6d8eb9c9
+def _prepare(model, cfg, acc):
+    "The model, optimizer and schedule prepared by `acc` (and the raw `LRSchedule`), and the loss function."
+    seed_everything(cfg.seed)
+    model = acc.prepare(model)  # first the model (placed, wrapped for DDP/FSDP), then an optimizer over its parameters
+    opt = build_optimizer(model, cfg); lrs = LRSchedule(opt, cfg)
+    opt, sched = acc.prepare(opt, lrs)
+    def loss(x, y): return lm_loss(model(x).logits, shift_labels=y)
+    if cfg.compile: loss = torch.compile(loss)  # model and loss in one graph; the weights stay the module's
+    return model, opt, lrs, sched, loss
+
+def _open_history(out, main, history):
+    "`out/history.jsonl` opened on the main process, with the records of a resumed run written first; else None."
+    if not (out and main): return None
+    out.mkdir(parents=True, exist_ok=True)
+    f = open(out/'history.jsonl', 'w', buffering=1)
+    f.write(''.join(json.dumps(r) + '\n' for r in history))
+    return f
+
+# %% ../nbs/04_train.ipynb #1f6d4a69
+def setup(model, data, config=None, out_dir=None, resume=False, overwrite=False, callbacks=(), peak_flops=None,
+          progress=True, profile=False, on_nonfinite='raise', **kwargs) -> tuple:
+    "Check `train`'s arguments, build the run (accelerator, optimizer, schedule, generator) and its state: `(run, st)`."
+    from tqdm.auto import tqdm
+    t_call = time.perf_counter()
+    cfg, resume_from = _checked_config(model, data, config, out_dir, resume, overwrite, on_nonfinite, kwargs)
+    keep_heap()  # freed tensors stay in the process for the next step (settings [train] keep_heap_mb)
+    out = Path(out_dir) if out_dir else None
+    n_params, fpt = _model_info(model, cfg.block_size)
+    record = data_record(data) if isinstance(getattr(data, 'meta', None), dict) else None
+    acc = make_accelerator(cfg, out)
+    main, dev = acc.is_main_process, acc.device
+    model, opt, lrs, sched, loss = _prepare(model, cfg, acc)
+    gen = _data_generator(cfg.seed)  # the same draws on every process; each takes its share of the global batch
+    st = TrainState()
+    if resume: st.restore(load_checkpoint(resume_from, model, acc, gen))
+    st.config = asdict(cfg)
+    hfile = _open_history(out, main, st.history)
+    if cfg.trackers: acc.init_trackers(out.name or 'llmbench', config=_hparams(cfg))
+    st.buf = torch.zeros(cfg.log_interval, 2, device=dev)
+    sync = torch.cuda.synchronize if profile and dev.type == 'cuda' else (lambda: None)
+    pbar = tqdm(total=cfg.max_steps or None, initial=st.step, desc='train', disable=not (progress and main),
+                dynamic_ncols=True)
+    run = TrainRun(cfg, model, data, acc, opt, lrs, sched, loss, gen, out, record, hfile, pbar, sync, callbacks,
+                   peak_flops, on_nonfinite, n_params, fpt, t_call, params=list(model.parameters()))
+    return run, st
+
+# %% ../nbs/04_train.ipynb #4bc5b37f
+def train_step(run:TrainRun, st:TrainState) -> float:
+    "One optimizer step over `grad_accum` micro-batches; loss and gradient norm stay on the device (`st.buf`)."
+    cfg, acc, tm = run.cfg, run.acc, st.timings
+    B, T, A = cfg.batch_size, cfg.block_size, cfg.grad_accum
+    if cfg.max_seconds: run.lrs.time_frac = st.step_time() / cfg.max_seconds
+    lr = run.sched.get_last_lr()[0]
+    t0 = time.perf_counter()
+    for micro in range(A):
+        x, y = run.data.get_batch('train', B, T, generator=run.gen, **run.shard)
+        x, y = x.to(acc.device, non_blocking=True), y.to(acc.device, non_blocking=True)
+        t1 = time.perf_counter(); tm['data'] += t1 - t0
+        with (acc.no_sync(run.model) if micro < A - 1 else contextlib.nullcontext()):
+            loss = run.loss(x, y)
+            acc.backward(loss / A if A > 1 else loss)
+        lsum = loss.detach() if micro == 0 else lsum + loss.detach()
+        run.sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1
+    gn = acc.clip_grad_norm_(run.params, run.max_norm)  # the norm before clipping, a 0-d tensor (no host sync)
+    run.opt.step(); run.opt.zero_grad(set_to_none=True); run.sched.step()
+    k = len(st.pending)
+    st.buf[k, 0] = lsum / A if A > 1 else lsum
+    st.buf[k, 1] = gn
+    st.step += 1; st.tokens += run.tok_step
+    run.sync(); t1 = time.perf_counter(); tm['optimizer'] += t1 - t0
+    st.pending.append((st.step, lr, st.step_time()))
+    return t1
+
+# %% ../nbs/04_train.ipynb #56746b89
+def _event(run, st, kind, rec):
+    "Call the callbacks; one returning True stops training."
+    for cb in run.callbacks:
+        if cb(kind, rec, st.history) and st.stopped is None: st.stopped = 'callback'
+
+def _diverged(run, s, what, val) -> TrainingDiverged:
+    good = checkpoint_dir(run.ckdir/'last') if run.ckdir else None
+    keep = (f"the last good checkpoint is kept: {good} (step {json.loads((good/TRAIN_STATE).read_text())['step']})"
+            if good else "no checkpoint had been written")
+    return TrainingDiverged(f"step {s}: non-finite {what} ({val}); training stopped and {keep}; "
+                            "lower lr, add warmup_steps or set grad_clip", s, good)
+
+def read_out(run:TrainRun, st:TrainState):
+    "Read the pending steps to the host (one sync), check them, then log: history, progress bar, trackers, callbacks."
+    if not st.pending: return
+    acc = run.acc
+    vals = st.buf[:len(st.pending)]
+    if acc.num_processes > 1: vals = acc.reduce(vals, 'mean')  # the global loss; a NaN on any process stops all
+    vals, recs = vals.tolist(), []  # the one host sync per log interval
+    for (s, lr, ts), (l, g) in zip(st.pending, vals):
+        if not math.isfinite(l): raise _diverged(run, s, 'loss', l)
+        if not math.isfinite(g) and acc.scaler is None: raise _diverged(run, s, 'gradient norm', g)  # fp16: skipped
+        recs.append({'step': s, 'train_loss': l, 'grad_norm': g, 'lr': lr, 'tokens': s * run.tok_step, 'time_s': ts})
+    st.pending.clear(); st.history.extend(recs)
+    if run.hfile: run.hfile.write(''.join(json.dumps(r) + '\n' for r in recs))
+    mean, last = sum(r['train_loss'] for r in recs) / len(recs), recs[-1]
+    st.postfix.update(loss=f'{mean:.4f}', lr=f"{last['lr']:.2e}"); run.pbar.set_postfix(st.postfix, refresh=False)
+    if run.cfg.trackers:
+        acc.log({'train/loss': mean, 'train/lr': last['lr'], 'train/grad_norm': last['grad_norm']}, step=last['step'])
+    _event(run, st, 'log', last)
+
+@contextlib.contextmanager
+def _clock(st, phase):
+    "Add the block's seconds to `st.timings[phase]`."
+    t0 = time.perf_counter()
+    yield
+    st.timings[phase] += time.perf_counter() - t0
+
+# %% ../nbs/04_train.ipynb #53f2a238
+def write_checkpoints(run:TrainRun, st:TrainState, better:bool):
+    "Write `last` (atomically), and copy it to `best` when the loss improved or no `best` exists yet."
+    ckdir, acc = run.ckdir, run.acc
+    st.train_s = st.step_time()
+    tok = getattr(run.data, 'tokenizer', None)
+    st.checkpoints['last'] = save_checkpoint(ckdir/'last', run.model, acc, st.saved(), run.gen, tok, run.record)
+    if better or checkpoint_dir(ckdir/'best') is None:
+        if acc.is_main_process:
+            tmp = ckdir/'.best.tmp'; shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(st.checkpoints['last'], tmp); _replace_dir(tmp, ckdir/'best')
+        acc.wait_for_everyone()
+    st.checkpoints['best'] = ckdir/'best'
+
+def evaluate_and_save(run:TrainRun, st:TrainState):
+    "Evaluate on `eval_batches` validation batches, log it, and write the checkpoints (with an `out_dir`)."
+    cfg, tm = run.cfg, st.timings
+    t0 = time.perf_counter()
+    v = evaluate_loss(run.model, run.data, 'val', cfg.batch_size, cfg.block_size, cfg.eval_batches, seed=cfg.seed,
+                      accelerator=run.acc)
+    s = st.last_eval = st.step
+    better = v < st.best_val
+    if better: st.best_val, st.best_step = v, s
+    rec = {'step': s, 'val_loss': v, 'tokens': s * run.tok_step, 'time_s': st.step_time()}
+    st.history.append(rec)
+    if run.hfile: run.hfile.write(json.dumps(rec) + '\n')
+    if cfg.trackers: run.acc.log({'val/loss': v}, step=s)
+    t1 = time.perf_counter(); tm['eval'] += t1 - t0
+    if run.ckdir: write_checkpoints(run, st, better)
+    tm['checkpoint'] += time.perf_counter() - t1
+    st.postfix['val'] = f'{v:.4f}'; run.pbar.set_postfix(st.postfix, refresh=False)
+    _event(run, st, 'eval', rec)
+
+# %% ../nbs/04_train.ipynb #be15c049
+def _should_stop(cfg, st) -> bool:
+    "Note in `st.stopped` a spent budget (steps or seconds); True once the loop must end."
+    if cfg.max_steps and st.step >= cfg.max_steps: st.stopped = st.stopped or 'max_steps'
+    if cfg.max_seconds and st.step_time() >= cfg.max_seconds: st.stopped = st.stopped or 'max_seconds'
+    return bool(st.stopped)
+
+def fit(run:TrainRun, st:TrainState):
+    "Step until a budget or a callback stops it; read out every `log_interval`; evaluate every `eval_interval`."
+    cfg = run.cfg
+    run.model.train()
+    st.t_loop = time.perf_counter()
+    try:
+        while not _should_stop(cfg, st):
+            t1 = train_step(run, st)
+            run.pbar.update(1)
+            if len(st.pending) == cfg.log_interval: read_out(run, st)
+            st.timings['logging'] += time.perf_counter() - t1
+            s = st.step
+            if cfg.eval_interval and s % cfg.eval_interval == 0 and not (cfg.max_steps and s >= cfg.max_steps):
+                with _clock(st, 'logging'): read_out(run, st)
+                evaluate_and_save(run, st)
+        with _clock(st, 'logging'): read_out(run, st)
+        if st.last_eval != st.step: evaluate_and_save(run, st)
+    except TrainingDiverged as e:
+        if run.on_nonfinite == 'raise': raise
+        st.stopped = f'non-finite at step {e.step}'
+    finally:
+        run.pbar.close()
+        if run.hfile: run.hfile.close()
+        if cfg.trackers: run.acc.end_training()
+
+# %% ../nbs/04_train.ipynb #60f6194f
+def result(run:TrainRun, st:TrainState) -> TrainResult:
+    "Evaluate on the whole validation split (unless training diverged) and gather the measurements; release the run."
+    cfg, tm, t_end = run.cfg, st.timings, time.perf_counter()
+    if st.stopped.startswith('non-finite'): val = math.nan
+    else:
+        val = evaluate_loss(run.model, run.data, 'val', cfg.batch_size, cfg.block_size, None, accelerator=run.acc)
+        tm['final_eval'] = time.perf_counter() - t_end
+    tm['loop'] = t_end - st.t_loop
+    tm['other'] = tm['loop'] - sum(tm[k] for k in PHASES if k != 'final_eval')
+    done, train_time = st.step - st.step0, st.step_time() - st.train_s0
+    tps = done * run.tok_step / train_time if done else 0.0
+    base = tm['loop'] - tm['checkpoint']
+    last = [r for r in st.history if 'train_loss' in r][-cfg.log_interval:]
+    res = TrainResult(
+        val_loss=val, val_ppl=math.exp(val) if math.isfinite(val) else math.nan,
+        train_loss=sum(r['train_loss'] for r in last) / len(last) if last else math.nan,
+        best_val_loss=st.best_val, steps=st.step, tokens=st.tokens, params=run.n_params, flops_per_token=run.fpt,
+        train_tokens_per_s=tps, mfu=run.fpt * tps / run.peak_flops if run.peak_flops else None,
+        peak_flops=run.peak_flops, wall_s=time.perf_counter() - run.t_call, timings=tm,
+        loop_overhead=1 - (tm['forward_backward'] + tm['optimizer']) / base if base > 0 else 0.0,
+        peak_rss_mb=peak_rss_mb(), stopped=st.stopped, history=st.history,
+        checkpoints={k: str(v) for k, v in st.checkpoints.items()}, config=asdict(cfg))
+    _event(run, st, 'end', res.summary())
+    run.acc.unwrap_model(run.model, keep_fp32_wrapper=False)
+    run.acc.free_memory()
+    return res
+
+# %% ../nbs/04_train.ipynb #0a7e935c
 def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, V]
           data, # an `LMData` (`get_batch`, `iter_eval`, `check_block_size`, `tokenizer`)
           config=None, # a `TrainConfig` or a dict of its fields; keyword overrides win
@@ -434,169 +749,10 @@ def train(model, # a model of the contract: `model(input_ids).logits` is [B, T, 
           **kwargs, # `TrainConfig` fields
          ) -> TrainResult:
     "Train `model` on `data` with Accelerate; evaluate, log and checkpoint as configured; return the measurements."
-    from tqdm.auto import tqdm
-    t_call = time.perf_counter()
-    cfg = _block_size(make_config(config, **kwargs), model)
-    if on_nonfinite not in ('raise', 'stop'): _bad('on_nonfinite', on_nonfinite, "use 'raise' or 'stop'")
-    if resume is True and not out_dir: _bad('resume', resume, "resume=True needs out_dir, or pass the checkpoint folder")
-    if out_dir and not resume: _fresh_out_dir(Path(out_dir), overwrite)
-    T, B, A = cfg.block_size, cfg.batch_size, cfg.grad_accum
-    for sp in ('train', 'val'): data.check_block_size(T, sp)
-    resume_from = resume and _resume_from(Path(out_dir)/'checkpoints'/'last' if resume is True else resume, cfg)
-    keep_heap()  # freed tensors stay in the process for the next step (settings [train] keep_heap_mb)
-    out = Path(out_dir) if out_dir else None
-    ckdir = out/'checkpoints' if out else None
-    n_params, fpt = _model_info(model, T)
-    record = data_record(data) if isinstance(getattr(data, 'meta', None), dict) else None
-    acc = make_accelerator(cfg, out)
-    main, dev = acc.is_main_process, acc.device
-    seed_everything(cfg.seed)
-    model = acc.prepare(model)  # first the model (placed, wrapped for DDP/FSDP), then an optimizer over its parameters
-    opt = build_optimizer(model, cfg); lrs = LRSchedule(opt, cfg)
-    opt, sched = acc.prepare(opt, lrs)
-    def step_loss(x, y): return lm_loss(model(x).logits, shift_labels=y)
-    if cfg.compile: step_loss = torch.compile(step_loss)  # model and loss in one graph; the weights stay the module's
-    gen = _data_generator(cfg.seed)  # the same draws on every process; each takes its share of the global batch
-    shard = {'shard': (acc.process_index, acc.num_processes)} if acc.num_processes > 1 else {}
-    st = dict(step=0, tokens=0, train_s=0.0, best_val=math.inf, best_step=None, history=[])
-    if resume: st.update(load_checkpoint(resume_from, model, acc, gen))
-    st['config'] = asdict(cfg)
-    hist, hfile = st['history'], None
-    if out and main:
-        out.mkdir(parents=True, exist_ok=True)
-        hfile = open(out/'history.jsonl', 'w', buffering=1)
-        hfile.write(''.join(json.dumps(r) + '\n' for r in hist))
-    if cfg.trackers: acc.init_trackers(out.name or 'llmbench', config=_hparams(cfg))
-    params = list(model.parameters())  # all of them: FSDP clips through the model only when the lists match
-    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf  # inf: no clipping, the norm still measured
-    L, tok_step = cfg.log_interval, B * T * A * acc.num_processes
-    buf = torch.zeros(L, 2, device=dev)  # loss and grad norm of the steps not read out yet
-    pending = []  # (step, lr, time_s) of those steps
-    sync = torch.cuda.synchronize if profile and dev.type == 'cuda' else (lambda: None)
-    tm = dict.fromkeys(('data', 'forward_backward', 'optimizer', 'logging', 'eval', 'checkpoint', 'final_eval'), 0.0)
-    ckpts, stop, post = {}, [None], {}
-    step0, train_s0, last_eval = st['step'], st['train_s'], None
-    def step_time(): return train_s0 + tm['data'] + tm['forward_backward'] + tm['optimizer'] + tm['logging']
-    pbar = tqdm(total=cfg.max_steps or None, initial=st['step'], desc='train', disable=not (progress and main), dynamic_ncols=True)
-
-    def event(kind, rec):
-        for cb in callbacks:
-            if cb(kind, rec, hist) and stop[0] is None: stop[0] = 'callback'
-
-    def diverged(s, what, val):
-        good = checkpoint_dir(ckdir/'last') if ckdir else None
-        keep = (f"the last good checkpoint is kept: {good} (step {json.loads((good/TRAIN_STATE).read_text())['step']})" if good
-                else "no checkpoint had been written")
-        return TrainingDiverged(f"step {s}: non-finite {what} ({val}); training stopped and {keep}; "
-                                "lower lr, add warmup_steps or set grad_clip", s, good)
-
-    def flush():
-        if not pending: return
-        vals = buf[:len(pending)]
-        if acc.num_processes > 1: vals = acc.reduce(vals, 'mean')  # the global loss; a NaN on any process stops all
-        vals, recs = vals.tolist(), []  # the one host sync per log interval
-        for (s, lr, ts), (l, g) in zip(pending, vals):
-            if not math.isfinite(l): raise diverged(s, 'loss', l)
-            if not math.isfinite(g) and acc.scaler is None: raise diverged(s, 'gradient norm', g)  # fp16: the scaler skips
-            recs.append({'step': s, 'train_loss': l, 'grad_norm': g, 'lr': lr, 'tokens': s * tok_step, 'time_s': ts})
-        pending.clear(); hist.extend(recs)
-        if hfile: hfile.write(''.join(json.dumps(r) + '\n' for r in recs))
-        mean = sum(r['train_loss'] for r in recs) / len(recs)
-        post.update(loss=f'{mean:.4f}', lr=f"{recs[-1]['lr']:.2e}"); pbar.set_postfix(post, refresh=False)
-        if cfg.trackers: acc.log({'train/loss': mean, 'train/lr': recs[-1]['lr'], 'train/grad_norm': recs[-1]['grad_norm']}, step=recs[-1]['step'])
-        event('log', recs[-1])
-
-    def evaluate_and_save():
-        nonlocal last_eval
-        t0 = time.perf_counter()
-        v = evaluate_loss(model, data, 'val', B, T, cfg.eval_batches, seed=cfg.seed, accelerator=acc)
-        s = last_eval = st['step']
-        better = v < st['best_val']
-        if better: st['best_val'], st['best_step'] = v, s
-        rec = {'step': s, 'val_loss': v, 'tokens': s * tok_step, 'time_s': step_time()}
-        hist.append(rec)
-        if hfile: hfile.write(json.dumps(rec) + '\n')
-        if cfg.trackers: acc.log({'val/loss': v}, step=s)
-        t1 = time.perf_counter(); tm['eval'] += t1 - t0
-        if ckdir:
-            st['train_s'] = step_time()
-            ckpts['last'] = save_checkpoint(ckdir/'last', model, acc, st, gen, getattr(data, 'tokenizer', None), record)
-            if better or checkpoint_dir(ckdir/'best') is None:
-                if main:
-                    tmp = ckdir/'.best.tmp'; shutil.rmtree(tmp, ignore_errors=True)
-                    shutil.copytree(ckpts['last'], tmp); _replace_dir(tmp, ckdir/'best')
-                acc.wait_for_everyone()
-            ckpts['best'] = ckdir/'best'
-        tm['checkpoint'] += time.perf_counter() - t1
-        post['val'] = f'{v:.4f}'; pbar.set_postfix(post, refresh=False)
-        event('eval', rec)
-
-    model.train()
-    t_loop = time.perf_counter()
-    try:
-        while True:
-            s, ts = st['step'], step_time()
-            if cfg.max_steps and s >= cfg.max_steps: stop[0] = stop[0] or 'max_steps'
-            if cfg.max_seconds and ts >= cfg.max_seconds: stop[0] = stop[0] or 'max_seconds'
-            if stop[0]: break
-            if cfg.max_seconds: lrs.time_frac = ts / cfg.max_seconds
-            lr = sched.get_last_lr()[0]
-            t0 = time.perf_counter()
-            for micro in range(A):
-                x, y = data.get_batch('train', B, T, generator=gen, **shard)
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                t1 = time.perf_counter(); tm['data'] += t1 - t0
-                with (acc.no_sync(model) if micro < A - 1 else contextlib.nullcontext()):
-                    loss = step_loss(x, y)
-                    acc.backward(loss / A if A > 1 else loss)
-                lsum = loss.detach() if micro == 0 else lsum + loss.detach()
-                sync(); t0 = time.perf_counter(); tm['forward_backward'] += t0 - t1
-            gn = acc.clip_grad_norm_(params, max_norm)  # the norm before clipping, a 0-d tensor (no host sync)
-            opt.step(); opt.zero_grad(set_to_none=True); sched.step()
-            k = len(pending)
-            buf[k, 0] = lsum / A if A > 1 else lsum
-            buf[k, 1] = gn
-            st['step'] = s = s + 1; st['tokens'] += tok_step
-            sync(); t1 = time.perf_counter(); tm['optimizer'] += t1 - t0
-            pending.append((s, lr, step_time()))
-            pbar.update(1)
-            if len(pending) == L: flush()
-            tm['logging'] += time.perf_counter() - t1
-            if cfg.eval_interval and s % cfg.eval_interval == 0 and not (cfg.max_steps and s >= cfg.max_steps):
-                t0 = time.perf_counter(); flush(); tm['logging'] += time.perf_counter() - t0
-                evaluate_and_save()
-        t0 = time.perf_counter(); flush(); tm['logging'] += time.perf_counter() - t0
-        if last_eval != st['step']: evaluate_and_save()
-    except TrainingDiverged as e:
-        if on_nonfinite == 'raise': raise
-        stop[0] = f'non-finite at step {e.step}'
-    finally:
-        pbar.close()
-        if hfile: hfile.close()
-        if cfg.trackers: acc.end_training()
-    t_end = time.perf_counter()
-    if stop[0].startswith('non-finite'): val = math.nan
-    else: val = evaluate_loss(model, data, 'val', B, T, None, accelerator=acc); tm['final_eval'] = time.perf_counter() - t_end
-    tm['loop'] = t_end - t_loop
-    tm['other'] = tm['loop'] - sum(tm[k] for k in ('data', 'forward_backward', 'optimizer', 'logging', 'eval', 'checkpoint'))
-    done = st['step'] - step0
-    train_time = step_time() - train_s0
-    tps = done * tok_step / train_time if done else 0.0
-    base = tm['loop'] - tm['checkpoint']
-    last_recs = [r for r in hist if 'train_loss' in r][-L:]
-    res = TrainResult(
-        val_loss=val, val_ppl=math.exp(val) if math.isfinite(val) else math.nan,
-        train_loss=sum(r['train_loss'] for r in last_recs) / len(last_recs) if last_recs else math.nan,
-        best_val_loss=st['best_val'], steps=st['step'], tokens=st['tokens'], params=n_params, flops_per_token=fpt,
-        train_tokens_per_s=tps, mfu=fpt * tps / peak_flops if peak_flops else None, peak_flops=peak_flops,
-        wall_s=time.perf_counter() - t_call, timings=tm,
-        loop_overhead=1 - (tm['forward_backward'] + tm['optimizer']) / base if base > 0 else 0.0,
-        peak_rss_mb=peak_rss_mb(), stopped=stop[0], history=hist,
-        checkpoints={k: str(v) for k, v in ckpts.items()}, config=asdict(cfg))
-    event('end', res.summary())
-    acc.unwrap_model(model, keep_fp32_wrapper=False)
-    acc.free_memory()
-    return res
+    run, st = setup(model, data, config, out_dir, resume, overwrite, callbacks, peak_flops, progress, profile,
+                    on_nonfinite, **kwargs)
+    fit(run, st)
+    return result(run, st)
 
 # %% ../nbs/04_train.ipynb #c3a8b6ee
 def plot_history(history:list, # train records ({'step', 'train_loss', 'lr'}) and val records ({'step', 'val_loss'})
@@ -651,7 +807,9 @@ def find_checkpoints(run_dir, # a run directory
                     ) -> dict[str, Path]:
     "Every checkpoint `<run_dir>/**/checkpoints/<kind>/` (HF layout), named by its path inside the run."
     root = Path(run_dir)
-    if not root.is_dir(): raise LLMBenchError(f"run_dir={str(run_dir)!r}: not a folder; pass a run directory or '' to train small models here")
+    if not root.is_dir():
+        raise LLMBenchError(f"run_dir={str(run_dir)!r}: not a folder; pass a run directory or '' to train small "
+                            "models here")
     found = {}
     for cfg in sorted(root.glob('**/checkpoints/*/config.json')):
         d = cfg.parent
@@ -668,21 +826,22 @@ def train_small(data, # an `LMData`
                 max_steps=40, batch_size=8, # training length
                 seed=0, # weights and batches
                ) -> dict:
-    "Train one small model per architecture and save its checkpoints (tokenizer and data block beside); 0 steps: untrained."
+    "Train one small model per architecture; save its checkpoints (tokenizer, data block beside); 0 steps: untrained."
     from llmbench.models import build_model
     out = {}
     for a in archs:
         seed_everything(seed)
         m = build_model(a, data.vocab_size, n_layer, n_head, n_embd, block_size)
         if max_steps:
-            r = train(m, data, out_dir=Path(out_dir)/a, overwrite=True, max_steps=max_steps, batch_size=batch_size, block_size=block_size,
-                      eval_interval=0, seed=seed, progress=False)
+            r = train(m, data, out_dir=Path(out_dir)/a, overwrite=True, max_steps=max_steps, batch_size=batch_size,
+                      block_size=block_size, eval_interval=0, seed=seed, progress=False)
             out[a] = dict(val_loss=r.val_loss, steps=r.steps, checkpoints=r.checkpoints)
         else:  # random weights, saved as a checkpoint all the same
             d = Path(out_dir)/a/'checkpoints'/'best'
             m.save_pretrained(d); data.tokenizer.save_pretrained(d); follow_umask(d)
             (d/DATA_RECORD).write_text(json.dumps(data_record(data), indent=2) + '\n')
-            out[a] = dict(val_loss=evaluate_loss(m, data, 'val', batch_size, block_size, 4), steps=0, checkpoints={'best': str(d)})
+            v = evaluate_loss(m, data, 'val', batch_size, block_size, 4)
+            out[a] = dict(val_loss=v, steps=0, checkpoints={'best': str(d)})
     return out
 
 # %% ../nbs/04_train.ipynb #ffc22fff

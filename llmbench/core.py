@@ -44,7 +44,8 @@ def find_settings_file(start=None, # folder to search from (default: the working
     "`$LLMBENCH_SETTINGS`, else the nearest `settings.ini` with an `[llmbench]` section from `start` upwards."
     if env := os.environ.get('LLMBENCH_SETTINGS'):
         p = Path(env).expanduser()
-        if not p.is_file(): raise LLMBenchError(f"LLMBENCH_SETTINGS={env!r}: no such file; point it at a settings.ini or unset it")
+        if not p.is_file():
+            raise LLMBenchError(f"LLMBENCH_SETTINGS={env!r}: no such file; point it at a settings.ini or unset it")
         return p.resolve()
     d = Path(start or Path.cwd()).resolve()
     for f in [d] + list(d.parents):
@@ -76,7 +77,8 @@ def get_settings(path=None, # a settings.ini to read (default: `find_settings_fi
     if f:
         cp = configparser.ConfigParser()
         try: cp.read(f)
-        except configparser.Error as e: raise LLMBenchError(f"{f}: not a valid settings file ({e}); fix the line it names") from e
+        except configparser.Error as e:
+            raise LLMBenchError(f"{f}: not a valid settings file ({e}); fix the line it names") from e
         for sec in cp.sections(): s.setdefault(sec, {}).update(cp[sec])
     for k, v in env.items():
         if not k.startswith('LLMBENCH_') or k == 'LLMBENCH_SETTINGS': continue
@@ -182,7 +184,8 @@ def write_results(step_dir, # the step's folder
                   results:dict, # what the step measured
                   name='results.json', # file name
                  ) -> Path:
-    "Write `results` as JSON (numpy/torch scalars converted, NaN as null), atomically; a value JSON cannot hold is an error."
+    ("Write `results` as JSON (numpy/torch scalars converted, NaN as null), atomically; "
+     "a value JSON cannot hold is an error.")
     return atomic_write(Path(step_dir)/name, json.dumps(_jsonable(results), indent=2, sort_keys=True) + '\n')
 
 def read_results(path, # a results.json or the folder holding one
@@ -244,8 +247,10 @@ def get_device(spec='', # auto | cpu | cuda | cuda:N | mps; "" = settings `[trai
         if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
         return torch.device('cpu')
     try: d = torch.device(spec)
-    except RuntimeError as e: raise LLMBenchError(f"device {spec!r}: not a device; use auto, cpu, cuda, cuda:N or mps") from e
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise LLMBenchError(f"device {spec!r}: CUDA is not available here; use auto or cpu")
+    except RuntimeError as e:
+        raise LLMBenchError(f"device {spec!r}: not a device; use auto, cpu, cuda, cuda:N or mps") from e
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        raise LLMBenchError(f"device {spec!r}: CUDA is not available here; use auto or cpu")
     return d
 
 def content_hash(*parts, # strings, bytes or paths-as-strings that define the content
@@ -287,9 +292,10 @@ def _glibc():
     except (OSError, TypeError): return None
     return libc if hasattr(libc, 'gnu_get_libc_version') and hasattr(libc, 'mallopt') else None
 
-def keep_heap(limit_mb=None, # MiB of freed memory kept, and the largest block served from the heap; None = settings [train] keep_heap_mb; 0 = off
+def keep_heap(limit_mb=None, # MiB of freed memory kept and largest heap block; None = [train] keep_heap_mb; 0 = off
              ) -> bool:
-    "Keep freed memory in this process for the next step instead of returning it to the kernel (glibc `mallopt`); True if set."
+    ("Keep freed memory in this process for the next step instead of returning it to the kernel (glibc `mallopt`); "
+     "True if set.")
     v = setting('train', 'keep_heap_mb', limit_mb)
     ok = (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v.strip().isdigit())
     mb = int(v) if ok else -1

@@ -64,7 +64,8 @@ ENCODING_ERRORS = ('strict', 'replace', 'ignore')
 
 def _check_encoding_errors(encoding_errors):
     if encoding_errors not in ENCODING_ERRORS:
-        raise LLMBenchError(f"encoding_errors={encoding_errors!r}: not supported; use one of {', '.join(ENCODING_ERRORS)}")
+        raise LLMBenchError(f"encoding_errors={encoding_errors!r}: not supported; "
+                            f"use one of {', '.join(ENCODING_ERRORS)}")
 
 def read_text_chunks(path, # a UTF-8 text file
                      encoding_errors='strict', # strict (error with byte offset) | replace (U+FFFD) | ignore
@@ -81,7 +82,8 @@ def read_text_chunks(path, # a UTF-8 text file
             try: s = dec.decode(b, final=final)
             except UnicodeDecodeError as e:
                 pos = off - pending + e.start
-                raise LLMBenchError(f"{path}: invalid UTF-8 at byte offset {pos} ({e.reason}); re-encode the file as UTF-8, "
+                raise LLMBenchError(f"{path}: invalid UTF-8 at byte offset {pos} ({e.reason}); "
+                                    "re-encode the file as UTF-8, "
                                     f"or pass encoding_errors='replace' to replace bad bytes with U+FFFD") from None
             off += len(b)
             if s: yield s
@@ -189,7 +191,8 @@ def _resolve_files(spec):
     else: raise LLMBenchError(f"corpus {spec!r}: no such file or folder; {_corpus_help()}")
     for f in files:
         if f.suffix.lower() not in SUPPORTED_EXTS:
-            raise LLMBenchError(f"{f}: unsupported extension {f.suffix or '(none)'!r}; supported: {', '.join(SUPPORTED_EXTS)} "
+            raise LLMBenchError(f"{f}: unsupported extension {f.suffix or '(none)'!r}; supported: "
+                                f"{', '.join(SUPPORTED_EXTS)} "
                                 f"(rename plain text to .txt, or narrow the glob)")
     return list(dict.fromkeys(f.resolve() for f in files))  # each file once: symlinks and loops give it several names
 
@@ -210,7 +213,8 @@ def _bad_json_line(path):
             except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise LLMBenchError(f"{path}: line {i} is not valid JSON ({e}); fix or delete that line") from None
             if not isinstance(rec, dict):
-                raise LLMBenchError(f"{path}: line {i} is a JSON {type(rec).__name__}, not an object; each line must be an object with the text field")
+                raise LLMBenchError(f"{path}: line {i} is a JSON {type(rec).__name__}, not an object; "
+                                    "each line must be an object with the text field")
 
 def _load_structured(path, text_field):
     import datasets
@@ -220,9 +224,11 @@ def _load_structured(path, text_field):
     except Exception as e:
         if isinstance(e, OSError) and (err := _cache_error(e)): raise err from e
         if fmt == 'json' and path.suffix.lower() == '.jsonl': _bad_json_line(path)
-        raise LLMBenchError(f"{path}: could not be read as {fmt} ({type(e).__name__}: {e}); check the file's format") from e
+        raise LLMBenchError(f"{path}: could not be read as {fmt} ({type(e).__name__}: {e}); "
+                            "check the file's format") from e
     if text_field not in ds.column_names:
-        raise LLMBenchError(f"{path}: no field {text_field!r} (fields: {', '.join(ds.column_names)}); pass text_field=<one of them>")
+        raise LLMBenchError(f"{path}: no field {text_field!r} (fields: {', '.join(ds.column_names)}); "
+                            "pass text_field=<one of them>")
     return ds
 
 def _rows(ds, text_field, where):
@@ -231,9 +237,12 @@ def _rows(ds, text_field, where):
     for batch in ds.select_columns([text_field]).iter(batch_size=1000):
         for t in batch[text_field]:
             i += 1
-            if t is None: raise LLMBenchError(f"{where}: row {i} has no {text_field!r} value (missing or null); fill it or drop the row")
+            if t is None:
+                raise LLMBenchError(f"{where}: row {i} has no {text_field!r} value (missing or null); "
+                                    "fill it or drop the row")
             if not isinstance(t, str):
-                raise LLMBenchError(f"{where}: row {i} field {text_field!r} is {type(t).__name__}, not text; pick the text column with text_field")
+                raise LLMBenchError(f"{where}: row {i} field {text_field!r} is {type(t).__name__}, not text; "
+                                    "pick the text column with text_field")
             yield t
 
 def _files_corpus(spec, text_field, encoding_errors):
@@ -254,13 +263,16 @@ def _files_corpus(spec, text_field, encoding_errors):
         parts = [x for f in files for x in (f.suffix.lower(), _file_digest(f))]
         return content_hash('files', *parts, text_field if structured else '', encoding_errors)
     size = sum(f.stat().st_size for f in files)
-    src = f"{len(files)} file{'s'[:len(files)-1]} ({size:,} bytes): " + ', '.join(str(f) for f in files[:3]) + (' ...' if len(files) > 3 else '')
+    src = (f"{len(files)} file{'s'[:len(files)-1]} ({size:,} bytes): " + ', '.join(str(f) for f in files[:3])
+           + (' ...' if len(files) > 3 else ''))
     return Corpus(spec, src, 'files', docs, fingerprint, {'files': [str(f) for f in files]})
 
 # %% ../nbs/01_data.ipynb #04378a04
 def _hub_corpus(spec, text_field):
     rest = spec[3:]
-    if not rest: raise LLMBenchError(f"corpus {spec!r}: no dataset id; write hf:<dataset id>[:<config>], e.g. hf:roneneldan/TinyStories")
+    if not rest:
+        raise LLMBenchError(f"corpus {spec!r}: no dataset id; write hf:<dataset id>[:<config>], e.g. "
+                            "hf:roneneldan/TinyStories")
     ds_id, _, config = rest.partition(':')
     import datasets
     try: dd = datasets.load_dataset(ds_id, config or None)
@@ -270,11 +282,12 @@ def _hub_corpus(spec, text_field):
     name = 'train' if 'train' in dd else sorted(dd)[0]
     ds = dd[name]
     if text_field not in ds.column_names:
-        raise LLMBenchError(f"corpus {spec!r}: no field {text_field!r} (fields: {', '.join(ds.column_names)}); pass text_field=<one of them>")
+        raise LLMBenchError(f"corpus {spec!r}: no field {text_field!r} (fields: {', '.join(ds.column_names)}); "
+                            "pass text_field=<one of them>")
     def docs():
         for i, t in enumerate(_rows(ds, text_field, spec), 1): yield f'{name}:{i}', iter([t])
-    return Corpus(spec, f"hub dataset {ds_id}{':'+config if config else ''}, split {name!r}, {len(ds):,} rows", 'hf', docs,
-                  content_hash('hf', spec, ds._fingerprint, text_field))
+    return Corpus(spec, f"hub dataset {ds_id}{':'+config if config else ''}, split {name!r}, {len(ds):,} rows", 'hf',
+                  docs, content_hash('hf', spec, ds._fingerprint, text_field))
 
 # %% ../nbs/01_data.ipynb #0ddece40
 def load_corpus(corpus, # embedded:<name> | a local file, folder or glob | hf:<id>[:<config>]
@@ -283,7 +296,8 @@ def load_corpus(corpus, # embedded:<name> | a local file, folder or glob | hf:<i
                ) -> Corpus:
     "The `Corpus` named by `corpus`; bad specs raise an `LLMBenchError` that says what to do."
     _check_encoding_errors(encoding_errors)
-    if not isinstance(corpus, str) or not corpus.strip(): raise LLMBenchError(f"corpus {corpus!r}: empty; {_corpus_help()}")
+    if not isinstance(corpus, str) or not corpus.strip():
+        raise LLMBenchError(f"corpus {corpus!r}: empty; {_corpus_help()}")
     if corpus.startswith('embedded:'): return _embedded_corpus(corpus[len('embedded:'):])
     if corpus.startswith('hf:'): return _hub_corpus(corpus, text_field)
     return _files_corpus(corpus, text_field, encoding_errors)
@@ -313,7 +327,8 @@ def parse_split(split, # auto | doc:<train>/<val>/<test> | tail:<held-out>[/<tes
     kind, _, txt = str(split).partition(':')
     if kind == 'doc':
         fr = _fracs(split, txt, (3,))
-        if abs(sum(fr) - 1) > 1e-6: raise LLMBenchError(f"split {split!r}: fractions sum to {sum(fr):g}, not 1; e.g. doc:0.9/0.05/0.05")
+        if abs(sum(fr) - 1) > 1e-6:
+            raise LLMBenchError(f"split {split!r}: fractions sum to {sum(fr):g}, not 1; e.g. doc:0.9/0.05/0.05")
         return 'doc', tuple(fr)
     if kind == 'tail':
         fr = _fracs(split, txt, (1, 2))
@@ -335,12 +350,14 @@ def _plan(corpus, split, seed):
     nonempty = sc['nbytes'] > 0
     uniq, inv = np.unique(sc['digests'][nonempty], return_inverse=True)
     kind, fr = parse_split(split, len(uniq))
-    plan = {'kind': kind, 'fracs': fr, 'split': split_name((kind, fr)), 'n_docs': int(nonempty.sum()), 'n_distinct': len(uniq)}
+    plan = {'kind': kind, 'fracs': fr, 'split': split_name((kind, fr)), 'n_docs': int(nonempty.sum()),
+            'n_distinct': len(uniq)}
     if kind == 'doc':
         U = len(uniq)
         n_va, n_te = [max(1, round(U*f)) if f > 0 else 0 for f in fr[1:]]
         if U - n_va - n_te < 1:
-            raise LLMBenchError(f"corpus {corpus.name!r}: only {U} distinct document(s), too few for split {plan['split']!r}; "
+            raise LLMBenchError(f"corpus {corpus.name!r}: only {U} distinct document(s), "
+                                f"too few for split {plan['split']!r}; "
                                 f"use split='tail:0.1' to cut the text instead")
         rank = np.empty(U, np.int64); rank[np.random.default_rng(seed).permutation(U)] = np.arange(U)
         code_u = np.where(rank < U - n_va - n_te, 0, np.where(rank < U - n_te, 1, 2)).astype(np.uint8)
@@ -449,7 +466,8 @@ def parse_tokenizer(spec) -> tuple:
                                 f"e.g. bpe:4096")
         return 'bpe', v
     if spec.startswith('hf:') and len(spec) > 3: return 'hf', spec[3:]
-    raise LLMBenchError(f"tokenizer {spec!r}: unknown; use char, bpe:<vocab size> (e.g. bpe:4096) or hf:<id or path> (e.g. hf:gpt2)")
+    raise LLMBenchError(f"tokenizer {spec!r}: unknown; use char, bpe:<vocab size> (e.g. bpe:4096) "
+                        "or hf:<id or path> (e.g. hf:gpt2)")
 
 def _batched(texts, n_chars=1<<22, max_items=1000):
     "Group texts into lists of about `n_chars` characters."
@@ -496,9 +514,10 @@ def build_tokenizer(spec, # char | bpe:<vocab_size> | hf:<id or path>
         tk = Tokenizer(models.BPE())
         tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tk.decoder = decoders.ByteLevel()
-        tr = trainers.BpeTrainer(vocab_size=arg, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                 show_progress=False)
-        tk.train_from_iterator(_batched(p for t in train_texts for p in _cut_text(t, 1 << 16)), tr)  # 64 K pieces: parallel
+        tr = trainers.BpeTrainer(vocab_size=arg, special_tokens=[EOS],
+                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        # 64 K pieces: parallel
+        tk.train_from_iterator(_batched(p for t in train_texts for p in _cut_text(t, 1 << 16)), tr)
         return _wrap(tk)
     from transformers import AutoTokenizer
     check_tokenizer_folder(arg)
@@ -527,7 +546,8 @@ def _encoder(tok, kind):
     if bt is not None:
         bt = bt.__class__.from_str(bt.to_str()); bt.encode_special_tokens = True
         bt.no_truncation(); bt.no_padding()
-        return lambda texts: [np.asarray(e.ids, np.uint32) for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
+        return lambda texts: [np.asarray(e.ids, np.uint32)
+                              for e in bt.encode_batch_fast(texts, add_special_tokens=False)]
     return lambda texts: [np.asarray(x, np.uint32) for x in tok(texts, add_special_tokens=False)['input_ids']]
 
 # %% ../nbs/01_data.ipynb #7f4c7afe
@@ -577,7 +597,8 @@ class LMData:
                 ):
         self.dir = Path(dir)
         mf = self.dir/'meta.json'
-        if not mf.is_file(): raise LLMBenchError(f"{self.dir}: no meta.json, not a prepared data folder; call prepare_data")
+        if not mf.is_file():
+            raise LLMBenchError(f"{self.dir}: no meta.json, not a prepared data folder; call prepare_data")
         self.meta = json.loads(mf.read_text())
         self.vocab_size, self.eos_id = self.meta['vocab_size'], self.meta['eos_id']
         self.dtype = np.dtype(self.meta['dtype'])
@@ -614,7 +635,8 @@ class LMData:
             yield self.tokenizer.decode(ids.tolist())
     def __repr__(self):
         sp = ', '.join(f"{k}={v['tokens']:,}" for k, v in self.meta['splits'].items())
-        return f"LMData({self.meta['corpus']['name']!r}, {self.meta['tokenizer']!r}, vocab={self.vocab_size}, tokens: {sp})"
+        return (f"LMData({self.meta['corpus']['name']!r}, {self.meta['tokenizer']!r}, "
+                f"vocab={self.vocab_size}, tokens: {sp})")
 
 # %% ../nbs/01_data.ipynb #848b83ca
 @patch_to(LMData)
@@ -624,8 +646,10 @@ def check_block_size(self, block_size:int, # context length of the model
     "Raise an `LLMBenchError` unless the split holds at least one window of `block_size` + 1 tokens."
     n = self.n_tokens(split)
     if n < block_size + 1:
-        raise LLMBenchError(f"split {split!r} of corpus {self.meta['corpus']['name']!r} has {n:,} tokens, fewer than one window "
-                            f"(block_size={block_size} + 1); use block_size <= {max(n-1, 0)}, a larger corpus or a larger "
+        raise LLMBenchError(f"split {split!r} of corpus {self.meta['corpus']['name']!r} has {n:,} tokens, "
+                            "fewer than one window "
+                            f"(block_size={block_size} + 1); use block_size <= {max(n-1, 0)}, "
+                            "a larger corpus or a larger "
                             f"{split} fraction (split=...)")
 
 @patch_to(LMData)
@@ -734,7 +758,8 @@ def prepare_data(corpus='', # embedded:<name> | a local file, folder or glob | h
                 ) -> LMData:
     "Tokenized, split, cached and memory-mapped data for a corpus: instant when the cache has it."
     t0 = time.perf_counter()
-    corpus, tokenizer, split, seed, text_field, encoding_errors = _settings(corpus, tokenizer, split, seed, text_field, encoding_errors)
+    corpus, tokenizer, split, seed, text_field, encoding_errors = _settings(corpus, tokenizer, split, seed, text_field,
+                                                                            encoding_errors)
     kind, _ = parse_tokenizer(tokenizer); _check_encoding_errors(encoding_errors)
     if split != 'auto': parse_split(split)
     c = load_corpus(corpus, text_field, encoding_errors)
@@ -786,7 +811,8 @@ def read_data_record(folder, # a checkpoint folder
     p = Path(folder)/DATA_RECORD
     if not p.is_file(): return None
     try: return json.loads(p.read_text())
-    except (OSError, ValueError) as e: raise LLMBenchError(f"{p}: damaged ({e}); retrain, or delete the file to skip the check") from None
+    except (OSError, ValueError) as e:
+        raise LLMBenchError(f"{p}: damaged ({e}); retrain, or delete the file to skip the check") from None
 
 # %% ../nbs/01_data.ipynb #36378477
 def check_scoring_data(data, # the `LMData` a model is about to be scored on
@@ -800,11 +826,14 @@ def check_scoring_data(data, # the `LMData` a model is about to be scored on
     keys = ['split'] + ([] if str(record['split']).startswith('tail') else ['data_seed'])  # a tail split has no seed
     for k in keys:
         if mine[k] != record[k]:
-            raise LLMBenchError(f"{what} was trained on {record['corpus']} with {k}={record[k]!r}, but it would be scored with "
-                                f"{k}={mine[k]!r}: its training documents can land in the {eval_split!r} split; leave {k} "
+            raise LLMBenchError(f"{what} was trained on {record['corpus']} with {k}={record[k]!r}, "
+                                "but it would be scored with "
+                                f"{k}={mine[k]!r}: its training documents can land in the {eval_split!r} split; "
+                                f"leave {k} "
                                 f"empty (it is read from the model) or pass {record[k]!r}")
     if eval_split == 'train':
-        raise LLMBenchError(f"eval_split='train': {what} was trained on that split of {record['corpus']}; score 'val' or 'test'")
+        raise LLMBenchError(f"eval_split='train': {what} was trained on that split of {record['corpus']}; "
+                            "score 'val' or 'test'")
 
 def scoring_data(record:dict|None, # the model's data block (`read_data_record`), or None
                  corpus='', tokenizer='', split='', data_seed=-1, # the step's data block; empty / -1: the record's

@@ -30,7 +30,8 @@ def _check_texts(texts, what='texts'):
     "Yield the documents of `texts`, raising `LLMBenchError` on a non-string."
     if isinstance(texts, str): raise LLMBenchError(f"{what}: got one string; pass a list (or iterable) of documents")
     for i, t in enumerate(texts):
-        if not isinstance(t, str): raise LLMBenchError(f"{what}[{i}]: expected a str document, got {type(t).__name__}; pass texts")
+        if not isinstance(t, str):
+            raise LLMBenchError(f"{what}[{i}]: expected a str document, got {type(t).__name__}; pass texts")
         yield t
 
 # %% ../nbs/02_explore.ipynb #379ed801
@@ -54,7 +55,8 @@ def token_stats(tokenizer, # a `transformers` tokenizer (e.g. from `llmbench.dat
                 texts, # iterable of documents
                 batch_size=256, # documents encoded per call
                ) -> dict:
-    "Tokens of `texts` (no special tokens): bytes and characters per token, vocabulary use, unknown tokens, lossless round trips."
+    ("Tokens of `texts` (no special tokens): bytes and characters per token, vocabulary use, unknown tokens, "
+     "lossless round trips.")
     texts = list(_check_texts(texts))
     unk = getattr(tokenizer, 'unk_token_id', None)
     n_tok = n_unk = n_same = 0; used = set()
@@ -72,15 +74,16 @@ def _token_ratios(n, V, used, has_unk):
     div = lambda a, b: a / b if b and a is not None else None
     return dict(**n, bytes_per_token=div(n['n_bytes'], n['n_tokens']), chars_per_token=div(n['n_chars'], n['n_tokens']),
                 tokens_per_word=div(n['n_tokens'], n['n_words']), unk_rate=div(n['n_unk'], n['n_tokens']),
-                roundtrip_rate=div(n['n_roundtrip'], n['n_docs']), vocab_size=V, vocab_used=used, vocab_used_frac=div(used, V),
-                has_unk_token=has_unk)
+                roundtrip_rate=div(n['n_roundtrip'], n['n_docs']), vocab_size=V, vocab_used=used,
+                vocab_used_frac=div(used, V), has_unk_token=has_unk)
 
 def merge_token_stats(parts:list, # `token_stats` results of disjoint document sets, same tokenizer
                      ) -> dict:
     "`token_stats` of the union of disjoint document sets from the parts' counts (vocab_used is not additive: None)."
     if not parts: raise LLMBenchError("merge_token_stats: no parts; pass at least one token_stats result")
     keys = ('n_docs', 'n_bytes', 'n_chars', 'n_words', 'n_tokens', 'n_unk', 'n_roundtrip')
-    return _token_ratios({k: sum(p[k] for p in parts) for k in keys}, parts[0]['vocab_size'], None, parts[0]['has_unk_token'])
+    return _token_ratios({k: sum(p[k] for p in parts) for k in keys}, parts[0]['vocab_size'], None,
+                         parts[0]['has_unk_token'])
 
 # %% ../nbs/02_explore.ipynb #b64cae40
 def stats_table(stats:dict, # split -> `text_stats(...)` with a 'tokens' entry: tokenizer spec -> `token_stats(...)`
@@ -88,7 +91,8 @@ def stats_table(stats:dict, # split -> `text_stats(...)` with a 'tokens' entry: 
     "One row per split: documents, characters, bytes, words, unique words, and tokens and bytes/token per tokenizer."
     rows = []
     for sp, s in stats.items():
-        r = dict(split=sp, docs=s['n_docs'], chars=s['n_chars'], bytes=s['n_bytes'], words=s['n_words'], unique_words=s['n_unique_words'])
+        r = dict(split=sp, docs=s['n_docs'], chars=s['n_chars'], bytes=s['n_bytes'], words=s['n_words'],
+                 unique_words=s['n_unique_words'])
         for spec, t in s.get('tokens', {}).items():
             r[f'tokens[{spec}]'] = t['n_tokens']
             r[f'bytes/token[{spec}]'] = None if t['bytes_per_token'] is None else round(t['bytes_per_token'], 3)
@@ -120,11 +124,13 @@ def fit_zipf(counts, # word -> count mapping, or a sequence of counts
     if rank_min < 1: raise LLMBenchError(f"zipf_rank_min={rank_min}: ranks start at 1; pass 1 or more")
     hi = len(f) if rank_max is None else min(int(rank_max), len(f))
     if hi - rank_min + 1 < 3:
-        raise LLMBenchError(f"Zipf fit over ranks {rank_min}..{rank_max}: only {max(hi - rank_min + 1, 0)} of {len(f)} word types fall in it; "
+        raise LLMBenchError(f"Zipf fit over ranks {rank_min}..{rank_max}: only {max(hi - rank_min + 1, 0)} of {len(f)} "
+                            "word types fall in it; "
                             "use more documents (max_docs) or widen zipf_rank_min/zipf_rank_max")
     r = np.arange(rank_min, hi + 1, dtype=float)
     a, b, r2 = _linfit(np.log(r), np.log(f[rank_min-1:hi]))
-    return dict(exponent=-b, C=math.exp(a), r2=r2, rank_min=int(rank_min), rank_max=int(hi), n_types=len(f), n_tokens=int(f.sum()))
+    return dict(exponent=-b, C=math.exp(a), r2=r2, rank_min=int(rank_min), rank_max=int(hi), n_types=len(f),
+                n_tokens=int(f.sum()))
 
 # %% ../nbs/02_explore.ipynb #73f18a40
 def plot_zipf(counts, # word -> count mapping
@@ -164,8 +170,10 @@ def fit_heaps(n, # word counts from `heaps_curve`
     "Heaps' law V = K·n^β fitted by least squares on log V vs log n over points with n ≥ `n_min`."
     n, v = np.asarray(n, float), np.asarray(v, float); m = n >= n_min
     if m.sum() < 3:
-        raise LLMBenchError(f"Heaps fit: only {int(m.sum())} measured points have at least heaps_min_words={n_min} words "
-                            f"(the text has {int(n.max()) if len(n) else 0}); use more documents (max_docs) or lower heaps_min_words")
+        raise LLMBenchError(f"Heaps fit: only {int(m.sum())} measured points have at least heaps_min_words={n_min} "
+                            "words "
+                            f"(the text has {int(n.max()) if len(n) else 0}); use more documents (max_docs) or lower "
+                            "heaps_min_words")
     a, b, r2 = _linfit(np.log(n[m]), np.log(v[m]))
     return dict(K=math.exp(a), beta=b, r2=r2, n_min=int(n[m].min()), n_max=int(n[m].max()), n_points=int(m.sum()))
 
@@ -180,7 +188,8 @@ def plot_heaps(n, # word counts
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ax.loglog(n, v, 'o', ms=3, label='measured')
     nn = np.geomspace(fit['n_min'], fit['n_max'], 50)
-    ax.loglog(nn, fit['K'] * nn**fit['beta'], 'r-', lw=2, label=f"fit K={fit['K']:.2f}, β={fit['beta']:.3f} (R²={fit['r2']:.3f})")
+    ax.loglog(nn, fit['K'] * nn**fit['beta'], 'r-', lw=2,
+              label=f"fit K={fit['K']:.2f}, β={fit['beta']:.3f} (R²={fit['r2']:.3f})")
     ax.set(xlabel='words read n', ylabel='vocabulary V(n)', title=title); ax.legend(fontsize=8)
     return fig
 
@@ -291,7 +300,8 @@ def duplicate_stats(texts, # iterable of documents, in order
         h = hashlib.sha1(t.encode('utf-8')).digest()
         if h in first:
             dup_of.append(first[h]); n_exact += 1
-            if len(examples) < max_examples: examples.append(dict(doc=i, duplicate_of=first[h], kind='exact', similarity=1.0))
+            if len(examples) < max_examples:
+                examples.append(dict(doc=i, duplicate_of=first[h], kind='exact', similarity=1.0))
             continue
         first[h] = i
         m = _minhash(t, shingle_size, num_perm, seed)
@@ -300,7 +310,8 @@ def duplicate_stats(texts, # iterable of documents, in order
         best = max((s for s in sims if s[0] >= threshold), default=None)
         if best:
             dup_of.append(best[1]); n_near += 1
-            if len(examples) < max_examples: examples.append(dict(doc=i, duplicate_of=best[1], kind='near', similarity=round(best[0], 3)))
+            if len(examples) < max_examples:
+                examples.append(dict(doc=i, duplicate_of=best[1], kind='near', similarity=round(best[0], 3)))
             continue
         dup_of.append(-1); lsh.insert(i, m); kept[i] = m
     n = len(dup_of); rate = lambda x: x / n if n else None
@@ -344,7 +355,8 @@ def plot_doc_lengths(lengths:dict, # name (e.g. split) -> document lengths
     fig, ax = plt.subplots(figsize=(5.5, 4))
     pos = allv[allv > 0]
     logx = len(pos) > 0 and pos.max() / pos.min() > 100
-    edges = np.geomspace(pos.min(), pos.max() + 1, bins + 1) if logx else np.linspace(0, max(allv.max(initial=0), 1), bins + 1)
+    edges = (np.geomspace(pos.min(), pos.max() + 1, bins + 1) if logx
+             else np.linspace(0, max(allv.max(initial=0), 1), bins + 1))
     for name, v in lengths.items():
         if len(v): ax.hist(np.asarray(v, float), bins=edges, alpha=0.55, label=f'{name} ({len(v)} docs)')
     if logx: ax.set_xscale('log')
@@ -355,7 +367,8 @@ def plot_doc_lengths(lengths:dict, # name (e.g. split) -> document lengths
 def parse_specs(specs:str, # comma-separated tokenizer specs, e.g. "char,bpe:256"
                ) -> list[str]:
     "The tokenizer specs of a comma-separated string, stripped, duplicates removed."
-    if not isinstance(specs, str): raise LLMBenchError(f"tokenizers={specs!r}: pass a comma-separated string such as 'char,bpe:256'")
+    if not isinstance(specs, str):
+        raise LLMBenchError(f"tokenizers={specs!r}: pass a comma-separated string such as 'char,bpe:256'")
     out = list(dict.fromkeys(s.strip() for s in specs.split(',') if s.strip()))
     if not out: raise LLMBenchError(f"tokenizers={specs!r}: no tokenizer spec; pass e.g. 'char,bpe:256'")
     return out
@@ -374,8 +387,10 @@ def plot_tokenizers(comparison:dict, # `compare_tokenizers(...)` result
     import matplotlib.pyplot as plt
     names = list(comparison)
     fig, axs = plt.subplots(1, 2, figsize=(8, 0.9 + 0.4 * max(len(names), 1)))
-    axs[0].barh(names, [comparison[n]['bytes_per_token'] or 0 for n in names]); axs[0].set(title='compression', xlabel='bytes / token')
-    axs[1].barh(names, [comparison[n]['vocab_used_frac'] or 0 for n in names]); axs[1].set(title='vocabulary use', xlabel='ids seen / vocab size', xlim=(0, 1))
+    axs[0].barh(names, [comparison[n]['bytes_per_token'] or 0 for n in names])
+    axs[0].set(title='compression', xlabel='bytes / token')
+    axs[1].barh(names, [comparison[n]['vocab_used_frac'] or 0 for n in names])
+    axs[1].set(title='vocabulary use', xlabel='ids seen / vocab size', xlim=(0, 1))
     fig.tight_layout()
     return fig
 
@@ -390,7 +405,8 @@ def search_docs(texts:list, # the documents
     idx = range(len(texts)) if indices is None else indices
     if not query: return list(idx)
     try: pat = re.compile(query if regex else re.escape(query), 0 if case else re.IGNORECASE)
-    except re.error as e: raise LLMBenchError(f"search {query!r}: not a valid regular expression ({e}); fix it or untick regex") from e
+    except re.error as e:
+        raise LLMBenchError(f"search {query!r}: not a valid regular expression ({e}); fix it or untick regex") from e
     return [i for i in idx if pat.search(texts[i])]
 
 def filter_length(texts:list, # the documents
@@ -434,7 +450,8 @@ def doc_html(text:str, # the document
 
 # %% ../nbs/02_explore.ipynb #6873b9b4
 def is_headless() -> bool:
-    "True when no live frontend shows widgets: `LLMBENCH_HEADLESS`=1, no IPython kernel, or a kernel driven by nbclient/papermill."
+    ("True when no live frontend shows widgets: `LLMBENCH_HEADLESS`=1, no IPython kernel, "
+     "or a kernel driven by nbclient/papermill.")
     env = os.environ.get('LLMBENCH_HEADLESS', '').strip().lower()
     if env in ('1', 'true', 'yes'): return True
     if env in ('0', 'false', 'no'): return False
@@ -442,7 +459,8 @@ def is_headless() -> bool:
     except ImportError: return True
     kernel = getattr(get_ipython(), 'kernel', None)
     if kernel is None: return True   # plain Python, or execnb (nbdev-test)
-    # Frontends (JupyterLab, Notebook, VS Code) send execute requests with allow_stdin=True; nbclient (papermill, nbconvert) never does.
+    # Frontends (JupyterLab, Notebook, VS Code) send execute requests with allow_stdin=True; nbclient (papermill,
+    # nbconvert) never does.
     try: parent = kernel.get_parent('shell') or {}
     except Exception: parent = {}
     content = parent.get('content') or {}
@@ -451,13 +469,17 @@ def is_headless() -> bool:
 
 # %% ../nbs/02_explore.ipynb #d043055c
 class CorpusBrowser:
-    "Search, length filter and seeded random document over `texts`: `.widget()` live, `.html()` static, `.show()` picks."
+    ("Search, length filter and seeded random document over `texts`: `.widget()` live, `.html()` static, "
+     "`.show()` picks.")
     def __init__(self, texts, # the documents (a list is kept)
                  names=None, # a label per document (e.g. 'train[3]'); default the index
                  seed=0, # seed of the random-document button
                 ):
-        self.texts = list(_check_texts(texts)); self.names = list(names) if names is not None else [str(i) for i in range(len(self.texts))]
-        if len(self.names) != len(self.texts): raise LLMBenchError(f"names: {len(self.names)} names for {len(self.texts)} documents; pass one per document")
+        self.texts = list(_check_texts(texts))
+        self.names = list(names) if names is not None else [str(i) for i in range(len(self.texts))]
+        if len(self.names) != len(self.texts):
+            raise LLMBenchError(f"names: {len(self.names)} names for {len(self.texts)} documents; "
+                                "pass one per document")
         self.rng = random.Random(seed); self.seed = seed
 
     def matches(self, query='', min_chars=0, max_chars=None, regex=False, case=False) -> list[int]:
@@ -467,13 +489,16 @@ class CorpusBrowser:
     def html(self, query='', min_chars=0, max_chars=None, regex=False, case=False, n_show=3, max_doc_chars=600) -> str:
         "A static HTML summary: counts, lengths, and the first and a random matching document."
         m = self.matches(query, min_chars, max_chars, regex, case); lens = [len(self.texts[i]) for i in m]
-        flt = f"query {query!r}{' (regex)' if regex else ''}, length {min_chars}–{max_chars if max_chars is not None else '∞'} chars"
+        flt = (f"query {query!r}{' (regex)' if regex else ''}, "
+               f"length {min_chars}–{max_chars if max_chars is not None else '∞'} chars")
         head = (f"<h4>Corpus browser (static)</h4><p>{len(self.texts):,} documents; {len(m):,} match {html.escape(flt)}"
-                + (f"; matching lengths min {min(lens):,} / median {int(np.median(lens)):,} / max {max(lens):,} chars" if lens else '') + '</p>')
+                + (f"; matching lengths min {min(lens):,} / median {int(np.median(lens)):,} / max {max(lens):,} chars"
+                   if lens else '') + '</p>')
         show = m[:max(n_show - 1, 0)]
         r = random_doc([i for i in m if i not in show], random.Random(self.seed))
         if r is not None: show = show + [r]
-        body = ''.join(f"<p><b>{html.escape(self.names[i])}</b> ({len(self.texts[i]):,} chars{', random pick' if i == r else ''})</p>"
+        body = ''.join(f"<p><b>{html.escape(self.names[i])}</b> ({len(self.texts[i]):,} "
+                       f"chars{', random pick' if i == r else ''})</p>"
                        + doc_html(self.texts[i], query, regex, case, max_doc_chars) for i in show)
         return head + body
 
@@ -481,10 +506,12 @@ class CorpusBrowser:
         "The live browser: search box, regex/case toggles, length range, match slider and a random-document button."
         import ipywidgets as W
         longest = max(map(len, self.texts), default=0)
-        self.search = W.Text(value=query, description='search', placeholder='text or regular expression', continuous_update=False)
-        self.regex, self.case = W.Checkbox(description='regex', indent=False), W.Checkbox(description='match case', indent=False)
-        self.length = W.IntRangeSlider(value=[min_chars, longest if max_chars is None else max_chars], min=0, max=max(longest, 1),
-                                       description='chars', continuous_update=False)
+        self.search = W.Text(value=query, description='search', placeholder='text or regular expression',
+                             continuous_update=False)
+        self.regex, self.case = (W.Checkbox(description='regex', indent=False),
+                                 W.Checkbox(description='match case', indent=False))
+        self.length = W.IntRangeSlider(value=[min_chars, longest if max_chars is None else max_chars], min=0,
+                                       max=max(longest, 1), description='chars', continuous_update=False)
         self.pick = W.IntSlider(min=0, max=0, description='match #', continuous_update=False)
         self.button, self.info, self.view = W.Button(description='random document'), W.HTML(), W.HTML()
         self._m = []
@@ -495,14 +522,16 @@ class CorpusBrowser:
                 self.texts[i], self.search.value, self.regex.value, self.case.value)
         def refresh(*_):
             try: self._m = self.matches(self.search.value, *self.length.value, self.regex.value, self.case.value)
-            except LLMBenchError as e: self._m = []; self.info.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'; show(); return
+            except LLMBenchError as e:
+                self._m = []; self.info.value = f'<span style="color:#b00">{html.escape(str(e))}</span>'; show(); return
             self.info.value = f"{len(self._m):,} of {len(self.texts):,} documents match"
             self.pick.max = max(len(self._m) - 1, 0); self.pick.value = 0; show()
         def rand(_):
             if self._m: self.pick.value = self._m.index(random_doc(self._m, self.rng)); show()
         for w in (self.search, self.regex, self.case, self.length): w.observe(refresh, 'value')
         self.pick.observe(show, 'value'); self.button.on_click(rand); refresh()
-        return W.VBox([W.HBox([self.search, self.regex, self.case]), W.HBox([self.length, self.button]), self.pick, self.info, self.view])
+        return W.VBox([W.HBox([self.search, self.regex, self.case]), W.HBox([self.length, self.button]), self.pick,
+                       self.info, self.view])
 
     def show(self, headless=None, **kw):
         "The live widget in a notebook frontend, else `IPython.display.HTML` of the static summary."

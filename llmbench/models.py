@@ -10,7 +10,8 @@ import copy, functools, json, math, os, time
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
-from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache, GPT2Config, GPT2LMHeadModel, PreTrainedConfig, PreTrainedModel
+from transformers import (AutoConfig, AutoModelForCausalLM, DynamicCache, GPT2Config, GPT2LMHeadModel, PreTrainedConfig,
+                          PreTrainedModel)
 from transformers import initialization as init
 from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -63,8 +64,10 @@ def validate_config(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>'
                    ):
     "Raise `LLMBenchError` naming the field if this model configuration cannot be built."
     if not isinstance(arch, str) or not (arch in ARCHS or (arch.startswith('hf:') and len(arch) > 3)):
-        raise LLMBenchError(f"arch={arch!r}: unknown architecture; use one of {', '.join(ARCHS)} or hf:<model id or path>")
-    for name, v in [('vocab_size', vocab_size), ('n_layer', n_layer), ('n_head', n_head), ('n_embd', n_embd), ('block_size', block_size)]:
+        raise LLMBenchError(f"arch={arch!r}: unknown architecture; use one of {', '.join(ARCHS)} or hf:<model id or "
+                            "path>")
+    for name, v in [('vocab_size', vocab_size), ('n_layer', n_layer), ('n_head', n_head), ('n_embd', n_embd),
+                    ('block_size', block_size)]:
         if arch.startswith('hf:') and v is None: continue
         _check_int(name, v)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
@@ -84,13 +87,15 @@ def validate_config(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>'
     if arch == 'gpt' and 'activation_function' in kw:
         from transformers.activations import ACT2FN
         if kw['activation_function'] not in ACT2FN:
-            raise LLMBenchError(f"activation_function={kw['activation_function']!r}: unknown; use one of transformers' ACT2FN, e.g. 'gelu' or 'gelu_new'")
+            raise LLMBenchError(f"activation_function={kw['activation_function']!r}: unknown; "
+                                "use one of transformers' ACT2FN, e.g. 'gelu' or 'gelu_new'")
     if arch == 'cnn':
         k = kw.get('kernel_size', 0)
         if k: _check_int('kernel_size', k, 2)
         k, dil = cnn_dilations(n_layer, block_size, k)
         if (rf := cnn_receptive_field(k, dil)) < block_size:
-            raise LLMBenchError(f"kernel_size={k}: with n_layer={n_layer} the receptive field is {rf} < block_size={block_size}; "
+            raise LLMBenchError(f"kernel_size={k}: with n_layer={n_layer} the receptive field is {rf} < "
+                                f"block_size={block_size}; "
                                 f"raise n_layer or kernel_size, or leave kernel_size=0 to choose it")
     if data is not None:
         for split in ('train', 'val'):
@@ -109,7 +114,8 @@ def lm_loss(logits, # [B, T, V]
     if shift_labels is None:
         if labels is None: return None
         shift_labels = F.pad(labels, (0, 1), value=-100)[:, 1:]
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), shift_labels.reshape(-1).to(logits.device), ignore_index=-100, reduction=reduction)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), shift_labels.reshape(-1).to(logits.device),
+                           ignore_index=-100, reduction=reduction)
 
 def _past(past_key_values, cache):
     if past_key_values is not None and cache is not None:
@@ -140,7 +146,9 @@ class GPTAttention(nn.Module):
         if cache is not None: k, v = cache.update(k, v, self.layer_idx)  # (B, nh, past + T, hs)
         p = self.p if self.training else 0.0
         if mask is None and T > 1: y = causal_attention(q, k, v, p)  # (B, nh, T, hs); plain causal
-        else: y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, nh, T, hs); new token or mask
+        else:
+            # (B, nh, T, hs); new token or mask
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         y = self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C): heads side by side, then the output projection
         return self.resid_dropout(y) if self.training and self.resid_dropout.p else y
 
@@ -178,7 +186,8 @@ def _gpt_mask(attention_mask, T, past, device):
     m = torch.ones(T, past + T, dtype=torch.bool, device=device).tril(past)[None, None]
     if attention_mask is not None:
         m = m & attention_mask.bool()[:, None, None, -(past + T):]
-        m = m | (torch.arange(past + T, device=device)[None] == torch.arange(past, past + T, device=device)[:, None])  # a padded query still sees itself (no NaN)
+        # a padded query still sees itself (no NaN)
+        m = m | (torch.arange(past + T, device=device)[None] == torch.arange(past, past + T, device=device)[:, None])
     return m
 
 class GPT(GPT2PreTrainedModel, GenerationMixin):
@@ -201,7 +210,8 @@ class GPT(GPT2PreTrainedModel, GenerationMixin):
         super()._init_weights(module)
         if isinstance(module, GPTBlock):  # GPT-2's scaled init of the residual projections
             std = self.config.initializer_range / math.sqrt(2 * self.config.n_layer)
-            init.normal_(module.attn.c_proj.weight, mean=0.0, std=std); init.normal_(module.mlp.c_proj.weight, mean=0.0, std=std)
+            init.normal_(module.attn.c_proj.weight, mean=0.0, std=std)
+            init.normal_(module.mlp.c_proj.weight, mean=0.0, std=std)
 
     def get_input_embeddings(self): return self.transformer.wte
     def set_input_embeddings(self, e): self.transformer.wte = e
@@ -209,7 +219,8 @@ class GPT(GPT2PreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, e): self.lm_head = e
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        "As `PreTrainedModel.save_pretrained`, with `architectures: [GPT2LMHeadModel]` so servers (vLLM, TGI) pick the stock class."
+        ("As `PreTrainedModel.save_pretrained`, with `architectures: [GPT2LMHeadModel]` so servers (vLLM, "
+         "TGI) pick the stock class.")
         super().save_pretrained(save_directory, *args, **kwargs)
         follow_umask(save_directory)
         f = Path(save_directory)/'config.json'
@@ -224,17 +235,20 @@ class GPT(GPT2PreTrainedModel, GenerationMixin):
         if use_cache and cache is None: cache = DynamicCache()
         past = cache.get_seq_length() if cache is not None else 0
         if past + T > self.config.n_positions:
-            raise LLMBenchError(f"input length {past + T}: longer than the model's block_size={self.config.n_positions}; "
+            raise LLMBenchError(f"input length {past + T}: longer than the model's "
+                                f"block_size={self.config.n_positions}; "
                                 f"crop the context to the last {self.config.n_positions} tokens (see `context_length`)")
         if position_ids is None: position_ids = torch.arange(past, past + T, device=input_ids.device)
         x = t.wte(input_ids) + t.wpe(position_ids)  # (B, T, C) token plus position embeddings
         if self.training and t.drop.p: x = t.drop(x)
         full = attention_mask is None or bool(attention_mask.all())
-        mask = None if full and (past == 0 or T == 1) else _gpt_mask(None if full else attention_mask, T, past, x.device)
+        mask = None if full and (past == 0 or T == 1) else _gpt_mask(None if full else attention_mask, T, past,
+                                                                     x.device)
         for block in t.h: x = block(x, cache, mask)  # (B, T, C)
         if logits_to_keep and labels is None and shift_labels is None: x = x[:, -logits_to_keep:]  # as `generate` asks
         logits = self.lm_head(t.ln_f(x))  # (B, T, vocab_size)
-        return CausalLMOutputWithPast(loss=lm_loss(logits, labels, shift_labels), logits=logits, cache=cache if use_cache else None)
+        return CausalLMOutputWithPast(loss=lm_loss(logits, labels, shift_labels), logits=logits,
+                                      cache=cache if use_cache else None)
 
 # %% ../nbs/03_models.ipynb #0e086426
 @strict
@@ -306,7 +320,8 @@ def _check_right_padded(attention_mask, arch):
     if attention_mask is None: return
     m = attention_mask.bool()
     if (m[:, 1:] & ~m[:, :-1]).any():
-        raise LLMBenchError(f"attention_mask: left padding is not supported by arch={arch!r} (it would change the state); "
+        raise LLMBenchError(f"attention_mask: left padding is not supported by arch={arch!r} (it would change the "
+                            "state); "
                             f"pad on the right, or run each sequence alone")
 
 # %% ../nbs/03_models.ipynb #b0593705
@@ -332,7 +347,8 @@ class CNNConfig(PreTrainedConfig):
     llmbench_arch: str = 'cnn'
 
     def __post_init__(self, **kwargs):
-        if not self.dilations: self.kernel_size, self.dilations = cnn_dilations(self.n_layer, self.block_size, self.kernel_size)
+        if not self.dilations:
+            self.kernel_size, self.dilations = cnn_dilations(self.n_layer, self.block_size, self.kernel_size)
         super().__post_init__(**kwargs)
 
 class CNNBlock(nn.Module):
@@ -363,7 +379,8 @@ class CNNLM(_EmbedHeadAccessors, PreTrainedModel):
         C = config.n_embd
         self.embed = nn.Embedding(config.vocab_size, C)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList([CNNBlock(C, config.kernel_size, d, config.dropout, config.layer_norm_epsilon) for d in config.dilations])
+        self.blocks = nn.ModuleList([CNNBlock(C, config.kernel_size, d, config.dropout, config.layer_norm_epsilon)
+                                     for d in config.dilations])
         self.ln_f = nn.LayerNorm(C, eps=config.layer_norm_epsilon)
         self.lm_head = nn.Linear(C, config.vocab_size, bias=False)
         self.post_init()
@@ -371,7 +388,8 @@ class CNNLM(_EmbedHeadAccessors, PreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, CNNBlock):  # scaled init of the residual projection, as GPT-2
-            init.normal_(module.proj.weight, mean=0.0, std=self.config.initializer_range / math.sqrt(self.config.n_layer))
+            init.normal_(module.proj.weight, mean=0.0,
+                         std=self.config.initializer_range / math.sqrt(self.config.n_layer))
 
     def forward(self, input_ids, labels=None, past_key_values=None, use_cache=False, attention_mask=None,
                 cache=None, shift_labels=None, **kwargs):
@@ -381,7 +399,8 @@ class CNNLM(_EmbedHeadAccessors, PreTrainedModel):
         for block, buf in zip(self.blocks, bufs):
             x, b = block(x, buf); new.append(b)
         logits = self.lm_head(self.ln_f(x))
-        return CausalLMOutputWithPast(loss=lm_loss(logits, labels, shift_labels), logits=logits, cache=tuple(new) if use_cache else None)
+        return CausalLMOutputWithPast(loss=lm_loss(logits, labels, shift_labels), logits=logits,
+                                      cache=tuple(new) if use_cache else None)
 
 # %% ../nbs/03_models.ipynb #ada801a6
 for _cfg, _cls in [(RNNConfig, RNNLM), (CNNConfig, CNNLM)]:
@@ -398,7 +417,7 @@ def build_model(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>' (pret
                 dropout=0.0, # dropout probability
                 tie_weights=True, # share the embedding and output matrices
                 data=None, # optional `LMData`: `block_size` is checked against its windows
-                **kw, # gpt: n_inner, activation_function, layer_norm_epsilon; cnn: kernel_size; all: bos/eos/pad_token_id
+                **kw, # gpt: n_inner, activation_function, layer_norm_epsilon; cnn: kernel_size; bos/eos/pad_token_id
                ) -> PreTrainedModel:
     "A freshly initialised model of architecture `arch` (seed with `seed_everything` first for reproducible weights)."
     validate_config(arch, vocab_size, n_layer, n_head, n_embd, block_size, dropout, data=data, **kw)
@@ -406,17 +425,20 @@ def build_model(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>' (pret
         m = load_model(arch)
         emb = m.get_input_embeddings()
         if vocab_size and emb is not None and vocab_size > emb.num_embeddings:
-            raise LLMBenchError(f"vocab_size={vocab_size}: larger than the {emb.num_embeddings} token embeddings of {arch}; "
+            raise LLMBenchError(f"vocab_size={vocab_size}: larger than the {emb.num_embeddings} token embeddings of "
+                                f"{arch}; "
                                 f"use that model's own tokenizer (tokenizer='{arch}')")
         return m
     tok = {k: kw.pop(k, None) for k in sorted(_TOKENS)}
     if arch == 'gpt':
         cfg = GPT2Config(vocab_size=vocab_size, n_positions=block_size, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
-                         activation_function=kw.pop('activation_function', 'gelu'), resid_pdrop=dropout, embd_pdrop=dropout,
+                         activation_function=kw.pop('activation_function', 'gelu'), resid_pdrop=dropout,
+                         embd_pdrop=dropout,
                          attn_pdrop=dropout, tie_word_embeddings=tie_weights, llmbench_arch='gpt', **tok, **kw)
         return GPT(cfg)
     if arch in ('lstm', 'gru'):
-        return RNNLM(RNNConfig(cell=arch, vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
+        return RNNLM(RNNConfig(cell=arch, vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
+                               block_size=block_size,
                                dropout=dropout, tie_word_embeddings=tie_weights, llmbench_arch=arch, **tok, **kw))
     return CNNLM(CNNConfig(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size,
                            dropout=dropout, tie_word_embeddings=tie_weights, **tok, **kw))
@@ -457,10 +479,12 @@ def load_model(path_or_spec, # a folder written by `save_pretrained`, or 'hf:<id
         if (Path(spec[3:]).expanduser()/'config.json').is_file(): check_checkpoint(Path(spec[3:]).expanduser())
         try: return AutoModelForCausalLM.from_pretrained(spec[3:], **kw)
         except OSError as e:
-            raise LLMBenchError(f"model {spec!r}: cannot load ({e}); pass an existing folder or a hub id reachable from here") from e
+            raise LLMBenchError(f"model {spec!r}: cannot load ({e}); pass an existing folder or a hub id reachable "
+                                "from here") from e
     p = Path(spec).expanduser()
     if not (p/'config.json').is_file():
-        raise LLMBenchError(f"model {spec!r}: no config.json there; pass a folder written by save_pretrained or hf:<id or path>")
+        raise LLMBenchError(f"model {spec!r}: no config.json there; pass a folder written by save_pretrained or hf:<id "
+                            "or path>")
     arch = check_checkpoint(p).get('llmbench_arch')
     cls = {'gpt': GPT, 'lstm': RNNLM, 'gru': RNNLM, 'cnn': CNNLM}.get(arch, AutoModelForCausalLM)
     return cls.from_pretrained(p, **kw)
@@ -497,7 +521,8 @@ def context_length(model, # a model built or loaded by this module, or any HF ca
 
 def state_keyword(model, # a model
                  ) -> str:
-    "The keyword that passes incremental state: `past_key_values`, or `cache` for models that only take that (transformers >= 5.2x)."
+    ("The keyword that passes incremental state: `past_key_values`, or `cache` for models that only take that "
+     "(transformers >= 5.2x).")
     import inspect
     ps = inspect.signature(model.forward).parameters
     return 'cache' if 'cache' in ps and 'past_key_values' not in ps else 'past_key_values'
@@ -533,7 +558,8 @@ model_size_presets = {
     'gpt2-medium': dict(n_layer=24, n_head=16, n_embd=1024, block_size=1024),
 }
 
-def _meta_count(arch, vocab_size, embeddings, **size): return _meta_count_cached(arch, vocab_size, embeddings, tuple(sorted(size.items())))
+def _meta_count(arch, vocab_size, embeddings, **size):
+    return _meta_count_cached(arch, vocab_size, embeddings, tuple(sorted(size.items())))
 
 @functools.lru_cache(maxsize=4096)
 def _meta_count_cached(arch, vocab_size, embeddings, size):

@@ -24,7 +24,9 @@ def nbs_dir(path=None, # a notebooks folder (default: settings `[paths] nbs_dir`
            ) -> Path:
     "The folder of the pipeline notebooks."
     p = Path(path) if path else get_settings().path('nbs_dir')
-    if not p.is_dir(): raise LLMBenchError(f"notebooks folder {p}: not found; run from the llmbench checkout or set LLMBENCH_PATHS_NBS_DIR")
+    if not p.is_dir():
+        raise LLMBenchError(f"notebooks folder {p}: not found; run from the llmbench checkout or set "
+                            "LLMBENCH_PATHS_NBS_DIR")
     return p
 
 def list_notebooks(path=None, # notebooks folder
@@ -39,7 +41,8 @@ def find_notebook(name, # a stem (`01_data`), its number (`01`), its name (`data
     p = Path(name)
     if p.suffix == '.ipynb' and p.is_file(): return p
     nbs = list_notebooks(path)
-    for test in (lambda q: q.stem == name, lambda q: q.stem.split('_', 1)[0] == name, lambda q: q.stem.split('_', 1)[1] == name):
+    for test in (lambda q: q.stem == name, lambda q: q.stem.split('_', 1)[0] == name,
+                 lambda q: q.stem.split('_', 1)[1] == name):
         hits = [q for q in nbs if test(q)]
         if len(hits) == 1: return hits[0]
     raise LLMBenchError(f"notebook {name!r}: not found; choose one of {', '.join(q.stem for q in nbs)}")
@@ -57,7 +60,8 @@ _range_re = re.compile(r'\bin ([\[(])\s*(-inf|[-+.\deE]+)\s*,\s*(inf|[-+.\deE]+)
 
 def param_range(help, # a parameter's comment, e.g. "peak learning rate, in (0, inf)"
                ) -> tuple|None:
-    "The interval a comment declares as `in [lo, hi]` (brackets closed, parentheses open): (lo, hi, lo_closed, hi_closed)."
+    ("The interval a comment declares as `in [lo, hi]` (brackets closed, parentheses open): (lo, hi, lo_closed, "
+     "hi_closed).")
     m = _range_re.search(help or '')
     return (float(m[2]), float(m[3]), m[1] == '[', m[4] == ']') if m else None
 
@@ -67,16 +71,24 @@ def notebook_params(nb, # notebook path
     src = _params_source(nb)
     if src is None: return {}
     try: tree = ast.parse(src)
-    except SyntaxError as e: raise LLMBenchError(f"{nb}: parameters cell line {e.lineno} is not valid Python; fix it") from e
-    comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type == tokenize.COMMENT}
+    except SyntaxError as e:
+        raise LLMBenchError(f"{nb}: parameters cell line {e.lineno} is not valid Python; fix it") from e
+    comments = {t.start[0]: t.string.lstrip('#').strip() for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type == tokenize.COMMENT}
     out = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name): name, ann = node.targets[0].id, None
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None: name, ann = node.target.id, ast.unparse(node.annotation)
-        else: raise LLMBenchError(f"{nb}: parameters cell line {node.lineno} is not `name = literal`; keep the cell to literals")
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, ann = node.targets[0].id, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, ann = node.target.id, ast.unparse(node.annotation)
+        else:
+            raise LLMBenchError(f"{nb}: parameters cell line {node.lineno} is not `name = literal`; "
+                                "keep the cell to literals")
         default = ast.get_source_segment(src, node.value)
         try: val = ast.literal_eval(node.value)
-        except ValueError: raise LLMBenchError(f"{nb}: parameter {name} = {default} is not a literal; parameters cells hold literals only") from None
+        except ValueError:
+            raise LLMBenchError(f"{nb}: parameter {name} = {default} is not a literal; "
+                                "parameters cells hold literals only") from None
         h = comments.get(node.lineno, '')
         out[name] = dict(type=ann or type(val).__name__, default=default, help=h, range=param_range(h))
     return out
@@ -95,7 +107,8 @@ def coerce_param(nb_name, # notebook stem, for messages
         lo, hi, lo_in, hi_in = r
         if not ((lo <= v if lo_in else lo < v) and (v <= hi if hi_in else v < hi)):
             span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
-            raise LLMBenchError(f"{nb_name}: parameter {name}={value!r} is out of range: it must be in {span} ({spec['help']})")
+            raise LLMBenchError(f"{nb_name}: parameter {name}={value!r} is out of range: "
+                                f"it must be in {span} ({spec['help']})")
     return v
 
 def _yaml(nb_name, name, value, t):
@@ -107,11 +120,15 @@ def _yaml(nb_name, name, value, t):
 
 def _coerce(nb_name, name, value, spec, from_cli):
     t = spec['type']
-    def bad(): return LLMBenchError(f"{nb_name}: parameter {name}={value!r} is not a valid {t} (default {spec['default']}); give a {t}")
-    if t in ('None', 'NoneType'): return _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
+    def bad():
+        return LLMBenchError(f"{nb_name}: parameter {name}={value!r} is not a valid {t} (default {spec['default']}); "
+                             f"give a {t}")
+    if t in ('None', 'NoneType'):
+        return _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
     if t == 'bool':
         if isinstance(value, bool): return value
-        if from_cli and isinstance(value, str) and value.lower() in ('true', '1', 'yes', 'false', '0', 'no'): return value.lower() in ('true', '1', 'yes')
+        if from_cli and isinstance(value, str) and value.lower() in ('true', '1', 'yes', 'false', '0', 'no'):
+            return value.lower() in ('true', '1', 'yes')
         raise bad()
     if t == 'int':
         if isinstance(value, bool): raise bad()
@@ -137,7 +154,8 @@ def _coerce(nb_name, name, value, spec, from_cli):
         raise bad()
     if t in ('list', 'dict', 'tuple'):
         v = _yaml(nb_name, name, value, t) if from_cli and isinstance(value, str) else value
-        if t in ('list', 'tuple') and from_cli and isinstance(v, str): v = [s.strip() for s in v.split(',') if s.strip()]  # a,b
+        if t in ('list', 'tuple') and from_cli and isinstance(v, str):
+            v = [s.strip() for s in v.split(',') if s.strip()]  # a,b
         if type(v).__name__ != t and not (t == 'tuple' and isinstance(v, list)): raise bad()
         return v
     return value
@@ -151,12 +169,16 @@ def _read_yaml(p):
     if p.is_dir(): raise LLMBenchError(f"{p}: is a folder; give the path of a YAML or JSON parameters file")
     try: text = p.read_bytes().decode('utf-8')
     except FileNotFoundError: raise LLMBenchError(f"{p}: no such file; check the path of the parameters file") from None
-    except UnicodeDecodeError: raise LLMBenchError(f"{p}: not a text file (not UTF-8); give a YAML or JSON parameters file") from None
-    except OSError as e: raise LLMBenchError(f"{p}: cannot be read ({e.strerror or e}); check its permissions") from None
-    if '\x00' in text: raise LLMBenchError(f"{p}: not a text file (it holds NUL bytes); give a YAML or JSON parameters file")
+    except UnicodeDecodeError:
+        raise LLMBenchError(f"{p}: not a text file (not UTF-8); give a YAML or JSON parameters file") from None
+    except OSError as e:
+        raise LLMBenchError(f"{p}: cannot be read ({e.strerror or e}); check its permissions") from None
+    if '\x00' in text:
+        raise LLMBenchError(f"{p}: not a text file (it holds NUL bytes); give a YAML or JSON parameters file")
     try: d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise LLMBenchError(f"{p}: not valid YAML ({e}); fix the line it names") from e
-    if not isinstance(d, dict): raise LLMBenchError(f"{p}: expected a mapping of parameter names to values, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise LLMBenchError(f"{p}: expected a mapping of parameter names to values, got {type(d).__name__}")
     return d
 
 def preset_params(nb, # notebook path
@@ -207,7 +229,9 @@ def plan_params(notebooks, # notebook paths, in run order
     everyone = sorted(set().union(*[s.keys() for s in specs.values()])) if specs else []
     for src, names in ((f'-p', [n for n, _ in cli_params]), (str(params_file), list(shared))):
         for n in names:
-            if n not in everyone: raise LLMBenchError(f"parameter {n!r} (from {src}): no selected notebook declares it; valid names: {', '.join(everyone)}")
+            if n not in everyone:
+                raise LLMBenchError(f"parameter {n!r} (from {src}): no selected notebook declares it; valid names: "
+                                    f"{', '.join(everyone)}")
     plan = {}
     for nb in notebooks:
         stem, spec = Path(nb).stem, specs[Path(nb).stem]
@@ -216,10 +240,13 @@ def plan_params(notebooks, # notebook paths, in run order
         sized = scale_params(nb, scale, {**_defaults(spec), **pre}) if scale else {}
         layers = [(pre, False, f'preset {preset}'), (sized, False, f'scale {scale}'),
                   ({k: v for k, v in shared.items() if k in spec}, False, str(params_file)),
-                  (per_nb.get(stem, {}), False, str(params_file)), ({n: v for n, v in cli_params if n in spec}, True, '-p')]
+                  (per_nb.get(stem, {}), False, str(params_file)),
+                  ({n: v for n, v in cli_params if n in spec}, True, '-p')]
         for d, from_cli, src in layers:
             for k, v in d.items():
-                if k not in spec: raise LLMBenchError(f"{stem}: parameter {k!r} (from {src}) is not declared; valid names: {', '.join(spec)}")
+                if k not in spec:
+                    raise LLMBenchError(f"{stem}: parameter {k!r} (from {src}) is not declared; valid names: "
+                                        f"{', '.join(spec)}")
                 vals[k] = coerce_param(stem, k, v, spec[k], from_cli)
         plan[stem] = vals
     return plan
@@ -233,7 +260,8 @@ def _failed_cell(out_nb):
     import nbformat
     try: nb = nbformat.read(str(out_nb), as_version=4)
     except Exception: return None
-    skip = {'injected-parameters', 'papermill-error-cell-tag'}  # cells papermill adds; the number is the source notebook's
+    # cells papermill adds; the number is the source notebook's
+    skip = {'injected-parameters', 'papermill-error-cell-tag'}
     cells = [c for c in nb.cells if not skip & set(c.get('metadata', {}).get('tags', []))]
     for i, c in enumerate(cells, 1):
         if c.cell_type == 'code' and any(o.get('output_type') == 'error' for o in c.get('outputs', [])):
@@ -261,7 +289,8 @@ def _alive(pid):
 
 def clean_kernel_sockets(tmp=None, # the temp folder (default: the system's)
                         ) -> int:
-    "Remove the IPC socket files of llmbench kernels whose runner process is gone (a killed runner leaves them); the count."
+    ("Remove the IPC socket files of llmbench kernels whose runner process is gone (a killed runner leaves them); "
+     "the count.")
     n = 0
     for f in glob.glob(str(Path(tmp or tempfile.gettempdir())/'llmbench-kernel-*')):
         m = re.match(r'llmbench-kernel-(\d+)-', Path(f).name)
@@ -270,22 +299,26 @@ def clean_kernel_sockets(tmp=None, # the temp folder (default: the system's)
     return n
 
 class IPCKernelManager(AsyncKernelManager):
-    "Kernels on IPC sockets in the temp folder: parallel runs cannot race for TCP ports, and nothing listens on the network."
+    ("Kernels on IPC sockets in the temp folder: parallel runs cannot race for TCP ports, "
+     "and nothing listens on the network.")
     def __init__(self, **kw):
         if os.name != 'nt':  # Windows has no IPC sockets: keep TCP there
             clean_kernel_sockets()
             kw.setdefault('transport', 'ipc')
-            kw.setdefault('ip', str(Path(tempfile.gettempdir())/f'llmbench-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}'))
+            kw.setdefault(
+                'ip', str(Path(tempfile.gettempdir())/f'llmbench-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}'))
         super().__init__(**kw)
 
     async def _async_interrupt_kernel(self):
-        "jupyter_client interrupts a kernel before every shutdown, which logs a stray KeyboardInterrupt; not while shutting down."
+        ("jupyter_client interrupts a kernel before every shutdown, which logs a stray KeyboardInterrupt; "
+         "not while shutting down.")
         if self.shutting_down: return
         await super()._async_interrupt_kernel()
 
 # %% ../nbs/00a_runner.ipynb #7ffff2d1
 def _prepare_step(run_dir, stem, overwrite, resume):
-    "Ready `<run_dir>/<stem>/` for an attempt: an earlier attempt's output is refused, kept (`resume`) or removed whole."
+    ("Ready `<run_dir>/<stem>/` for an attempt: an earlier attempt's output is refused, "
+     "kept (`resume`) or removed whole.")
     d = Path(run_dir)/stem
     if resume or not d.is_dir() or not any(d.iterdir()): return
     if not overwrite:
@@ -314,27 +347,33 @@ def run_notebook(nb, # notebook path or name
     out_nb = out/f'{nb.stem}.ipynb'
     t0 = time.time()
     try:
-        pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name=kernel or get_settings().get_value('run', 'kernel'),
-                            cwd=str(nb.parent), progress_bar=progress, log_output=log_output, kernel_manager_class=IPCKernelManager)
+        pm.execute_notebook(str(nb), str(out_nb), parameters=params,
+                            kernel_name=kernel or get_settings().get_value('run', 'kernel'),
+                            cwd=str(nb.parent), progress_bar=progress, log_output=log_output,
+                            kernel_manager_class=IPCKernelManager)
     except pm.PapermillExecutionError as e:
         if e.ename == 'KeyboardInterrupt': raise KeyboardInterrupt from None  # Ctrl-C reached the kernel first
         cell = _failed_cell(out_nb)
-        where = f"cell {cell[0]} (execution count {cell[1]}: {cell[2]!r})" if cell else f"cell execution count {e.exec_count}"
+        where = (f"cell {cell[0]} (execution count {cell[1]}: {cell[2]!r})" if cell
+                 else f"cell execution count {e.exec_count}")
         if html:
             try: render_html(out_nb)
             except Exception: pass
-        raise NotebookFailed(f"{nb.stem}: {where} raised {e.ename}: {e.evalue}\n  partial output kept in {out_nb}") from None
+        raise NotebookFailed(f"{nb.stem}: {where} raised {e.ename}: {e.evalue}\n  partial output kept in "
+                             f"{out_nb}") from None
     if html: render_html(out_nb)
     res = read_results(out) if (out/'results.json').is_file() else {}
     return res
 
 # %% ../nbs/00a_runner.ipynb #7056a1b3
 def _headline(res, n=14):
-    "The step's own `headline` mapping if it writes one, else its top-level scalars (numbers, booleans, short strings); at most `n`."
+    ("The step's own `headline` mapping if it writes one, else its top-level scalars (numbers, booleans, "
+     "short strings); at most `n`.")
     out = {}
     src = res['headline'] if isinstance(res.get('headline'), dict) else res
     for k, v in src.items():
-        if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v): v = f'[{v[0]:.4g}, {v[1]:.4g}]'
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+            v = f'[{v[0]:.4g}, {v[1]:.4g}]'
 
         if isinstance(v, bool) or isinstance(v, (int, float)) or (isinstance(v, str) and len(v) <= 60): out[k] = v
         if len(out) >= n: break
@@ -351,12 +390,16 @@ def write_report(run_dir, # the run directory
     run_dir = Path(run_dir)
     parts = [f"<html><head><meta charset='utf-8'><title>llmbench run {html.escape(run_dir.name)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto} table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} img{max-width:340px;margin:4px;border:1px solid #eee}"
-             ".failed{color:#b00}</style></head><body>", f"<h1>llmbench run <code>{html.escape(run_dir.name)}</code></h1>",
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} "
+             "img{max-width:340px;margin:4px;border:1px solid #eee}"
+             ".failed{color:#b00}</style></head><body>",
+             f"<h1>llmbench run <code>{html.escape(run_dir.name)}</code></h1>",
              "<table><tr><th>step</th><th>status</th><th>seconds</th><th>files</th></tr>"]
     for stem, status, secs, err in steps:
-        links = ' '.join(f"<a href='{stem}/{f}'>{f}</a>" for f in (f'{stem}.html', f'{stem}.ipynb', 'results.json') if (run_dir/stem/f).is_file())
-        parts.append(f"<tr><td><a href='#{stem}'>{stem}</a></td><td class='{status}'>{status}</td><td>{secs:.1f}</td><td>{links}</td></tr>")
+        links = ' '.join(f"<a href='{stem}/{f}'>{f}</a>" for f in (f'{stem}.html', f'{stem}.ipynb', 'results.json')
+                         if (run_dir/stem/f).is_file())
+        parts.append(f"<tr><td><a href='#{stem}'>{stem}</a></td><td "
+                     f"class='{status}'>{status}</td><td>{secs:.1f}</td><td>{links}</td></tr>")
     parts.append("</table>")
     for stem, status, secs, err in steps:
         parts.append(f"<h2 id='{stem}'>{stem}</h2>")
@@ -365,12 +408,16 @@ def write_report(run_dir, # the run directory
         if rp.is_file():
             res = json.loads(rp.read_text())
             head = _headline(res)
-            if head: parts.append('<table>' + ''.join(f'<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>' for k, v in head.items()) + '</table>')
+            if head:
+                parts.append('<table>' + ''.join(f'<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>'
+                                                 for k, v in head.items()) + '</table>')
             concl = res.get('conclusions', res.get('conclusion'))
             concl = [concl] if isinstance(concl, str) else concl
-            if isinstance(concl, list) and concl: parts.append('<ul>' + ''.join(f'<li>{html.escape(str(c))}</li>' for c in concl) + '</ul>')
+            if isinstance(concl, list) and concl:
+                parts.append('<ul>' + ''.join(f'<li>{html.escape(str(c))}</li>' for c in concl) + '</ul>')
         for png in sorted((run_dir/stem).glob('*.png')):
-            parts.append(f"<a href='{stem}/{png.name}'><img src='{stem}/{png.name}' alt='{png.stem}' title='{png.stem}'></a>")
+            parts.append(f"<a href='{stem}/{png.name}'><img src='{stem}/{png.name}' alt='{png.stem}' "
+                         f"title='{png.stem}'></a>")
     parts.append("</body></html>")
     return atomic_write(run_dir/'report.html', '\n'.join(parts))
 
@@ -382,7 +429,8 @@ def usable_run_dir(out, # the run directory asked for
                   ) -> Path:
     "Create `out` and check that files can be written in it, or raise naming it and the reason."
     p = Path(out)
-    if p.exists() and not p.is_dir(): raise LLMBenchError(f"--out {p}: is a file, not a folder; choose a folder for the run")
+    if p.exists() and not p.is_dir():
+        raise LLMBenchError(f"--out {p}: is a file, not a folder; choose a folder for the run")
     try:
         p.mkdir(parents=True, exist_ok=True)
         probe = p/f'.llmbench-probe-{os.getpid()}'; probe.write_bytes(b''); probe.unlink()
@@ -401,7 +449,8 @@ def run(notebooks=None, # names or paths; None = every pipeline notebook, in ord
         scale=None, # None, or a name of `SCALES`: the preset's code at a small size, as from `--scale`
         overwrite=False, # replace steps an earlier run left in `out` (else that is an error, before anything runs)
        ) -> Path:
-    "Run notebooks in order into one run directory, then write `report.html`; raise `NotebookFailed` on the first failure."
+    ("Run notebooks in order into one run directory, then write `report.html`; "
+     "raise `NotebookFailed` on the first failure.")
     nbs = [find_notebook(str(n)) for n in notebooks] if notebooks else list_notebooks()
     plan = plan_params(nbs, preset, list(params), params_file, scale)  # every check happens before any cell runs
     run_dir = usable_run_dir(out) if out else new_run_dir()
@@ -418,7 +467,8 @@ def run(notebooks=None, # names or paths; None = every pipeline notebook, in ord
                 steps.append((nb.stem, 'failed', time.time() - t0, str(e))); raise
             except KeyboardInterrupt:
                 part = run_dir/nb.stem/f'{nb.stem}.ipynb'
-                msg = f"{nb.stem}: interrupted after {time.time() - t0:.0f} s" + (f"; partial output kept in {part}" if part.is_file() else '')
+                msg = f"{nb.stem}: interrupted after {time.time() - t0:.0f} s" + (f"; partial output kept in {part}"
+                                                                                  if part.is_file() else '')
                 steps.append((nb.stem, 'interrupted', time.time() - t0, msg))
                 raise RunInterrupted(msg) from None
             steps.append((nb.stem, 'ok', time.time() - t0, None))
@@ -435,5 +485,6 @@ def describe(path=None, # notebooks folder
     for nb in list_notebooks(path):
         lines.append(f"{nb.stem}  [presets: {', '.join(available_presets(nb))}]")
         for k, v in notebook_params(nb).items():
-            lines.append(f"    {k:<18} {v['type']:<6} = {v['default']:<24} {('# ' + v['help']) if v['help'] else ''}".rstrip())
+            lines.append(f"    {k:<18} {v['type']:<6} = {v['default']:<24} "
+                         f"{('# ' + v['help']) if v['help'] else ''}".rstrip())
     return '\n'.join(lines)

@@ -31,7 +31,8 @@ BENCHES = {
 # commands whose options their own module parses: `llmbench serve ...` calls `llmbench.serve.main([...])`
 COMMANDS = {
     'serve': ('llmbench.serve', 'an OpenAI-compatible HTTP server for a model, with batching, hooks and limits'),
-    'monitor': ('llmbench.monitor', "a served model's health, drift and behaviour from its request log; exit 1 on an alert"),
+    'monitor': ('llmbench.monitor',
+                "a served model's health, drift and behaviour from its request log; exit 1 on an alert"),
 }
 
 def bench_function(name): # a key of `BENCHES`
@@ -39,7 +40,8 @@ def bench_function(name): # a key of `BENCHES`
     if name not in BENCHES: raise LLMBenchError(f"benchmark {name!r}: unknown; choose one of {', '.join(BENCHES)}")
     mod, fn = BENCHES[name]
     try: return getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e: raise LLMBenchError(f"benchmark {name!r}: {mod}.{fn} is not available ({e})") from e
+    except (ImportError, AttributeError) as e:
+        raise LLMBenchError(f"benchmark {name!r}: {mod}.{fn} is not available ({e})") from e
 
 def _convert(fn_name, key, value, default):
     if isinstance(default, bool): return value.lower() in ('1', 'true', 'yes')
@@ -58,12 +60,14 @@ def bench_kwargs(fn, # the benchmark function
     "Turn `--name value` pairs into keyword arguments of `fn`, converted to the defaults' types."
     sig = inspect.signature(fn)
     valid = {k.replace('_', '-'): p for k, p in sig.parameters.items()}
-    if len(args) % 2: raise LLMBenchError(f"bench {fn.__name__}: options come in pairs `--name value`; got {' '.join(args)}")
+    if len(args) % 2:
+        raise LLMBenchError(f"bench {fn.__name__}: options come in pairs `--name value`; got {' '.join(args)}")
     out = {}
     for k, v in zip(args[::2], args[1::2]):
         key = k.lstrip('-')
         if not k.startswith('--') or key not in valid:
-            raise LLMBenchError(f"bench {fn.__name__}: unknown option {k!r}; valid: {', '.join('--' + n for n in valid)}")
+            raise LLMBenchError(f"bench {fn.__name__}: unknown option {k!r}; valid: "
+                                f"{', '.join('--' + n for n in valid)}")
         p = valid[key]
         out[p.name] = _convert(fn.__name__, key, v, p.default if p.default is not inspect.Parameter.empty else '')
     return out
@@ -71,7 +75,8 @@ def bench_kwargs(fn, # the benchmark function
 # %% ../nbs/99_cli.ipynb #1b43c477
 def bench_help(name=None, # a key of `BENCHES`; None: the list of benchmarks
               ) -> str:
-    "`llmbench bench NAME --help`: the benchmark's description and its options with their defaults (from the signature and its comments)."
+    ("`llmbench bench NAME --help`: the benchmark's description and its options with their defaults (from the "
+     "signature and its comments).")
     from fastcore.docments import docments
     if name is None:
         rows = [f"  {k:<10} {(inspect.getdoc(bench_function(k)) or '').splitlines()[0]}" for k in BENCHES]
@@ -84,8 +89,9 @@ def bench_help(name=None, # a key of `BENCHES`; None: the list of benchmarks
         if d['docment'] is None: continue  # parameters that share a comment share a line in the source: group them
         opts += [f"  {' '.join(group)}", f"        {d['docment']}"]; group = []
     if group: opts.append(f"  {' '.join(group)}")
-    return '\n'.join([f'usage: llmbench bench {name} [--OPTION VALUE ...] [--json FILE]', '', inspect.getdoc(fn) or '', '',
-                      'options (default after each name):', *opts, '  --json FILE', '        also write the figures to this file'])
+    return '\n'.join([f'usage: llmbench bench {name} [--OPTION VALUE ...] [--json FILE]', '', inspect.getdoc(fn) or '',
+                      '', 'options (default after each name):', *opts, '  --json FILE',
+                      '        also write the figures to this file'])
 
 # %% ../nbs/99_cli.ipynb #3574c281
 def parser() -> argparse.ArgumentParser:
@@ -95,17 +101,21 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser('run', help='run notebooks headlessly with papermill into one run directory')
     r.add_argument('notebooks', nargs='*', help='notebook stems, numbers or names (default: all, in order)')
     r.add_argument('--preset', default='smoke', choices=runner.PRESETS, help='parameter preset (default: smoke)')
-    r.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'), help='set a parameter')
+    r.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
+                   help='set a parameter')
     r.add_argument('-f', '--params-file', help='YAML/JSON file of parameters')
-    r.add_argument('--scale', choices=runner.SCALES, help="run the preset's code at a small size (its sizes only; see 00a_runner)")
+    r.add_argument('--scale', choices=runner.SCALES,
+                   help="run the preset's code at a small size (its sizes only; see 00a_runner)")
     r.add_argument('--out', help='run directory (default: runs/<timestamp>)')
-    r.add_argument('--overwrite', action='store_true', help='replace the steps an earlier run left in --out (default: refuse)')
+    r.add_argument('--overwrite', action='store_true',
+                   help='replace the steps an earlier run left in --out (default: refuse)')
     r.add_argument('--log-output', action='store_true', help="stream the notebooks' cell output")
     sub.add_parser('list', help="list notebooks with their parameters and presets")
     a = sub.add_parser('audit', help='toxicity, bias and PII audits of a model; exit status 1 when a gate fails')
     a.add_argument('model', help='checkpoint folder, run directory, hf:<id or path> or openai:<base_url>[#<model>]')
     a.add_argument('--out', help='folder for audit.json and audit.html (default: runs/audits/<model name>)')
-    a.add_argument('--classifier', default='', help='profanity | detoxify:<variant> | hf:<path> (default: settings [audit])')
+    a.add_argument('--classifier', default='',
+                   help='profanity | detoxify:<variant> | hf:<path> (default: settings [audit])')
     a.add_argument('--n-prompts', type=int, default=0, help='toxicity prompts (default: all)')
     a.add_argument('-k', type=int, default=5, help='sampled continuations per prompt (default: 5)')
     a.add_argument('--max-new-tokens', type=int, default=20, help='tokens per continuation (default: 20)')
@@ -118,12 +128,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument('-h', '--help', action='store_true', help="the benchmark's options (`bench_help`)")
     return p
 
-def _terminate(signum, frame): raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: kernels shut down, report written
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: kernels shut down, report written
 
 def main(argv=None, # arguments (default: sys.argv[1:])
         ) -> int:
     "Entry point of the `llmbench` console script."
-    if argv is None and threading.current_thread() is threading.main_thread():  # the console script, not a caller's process
+    # the console script, not a caller's process
+    if argv is None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
@@ -141,8 +153,8 @@ def main(argv=None, # arguments (default: sys.argv[1:])
         if args.cmd == 'audit':
             from llmbench.audit import audit_dir, audit_model, audit_table
             out = args.out or audit_dir(args.model)
-            r = audit_model(args.model, out, args.classifier, args.n_prompts, args.k, args.max_new_tokens, n_boot=args.n_boot,
-                            seed=args.seed)
+            r = audit_model(args.model, out, args.classifier, args.n_prompts, args.k, args.max_new_tokens,
+                            n_boot=args.n_boot, seed=args.seed)
             print(audit_table(r)); print(f"{'passed' if r['passed'] else 'FAILED'}: audit.json and audit.html in {out}")
             return 0 if r['passed'] else 1
         if args.cmd == 'bench':

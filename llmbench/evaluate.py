@@ -43,9 +43,11 @@ def open_checkpoint(path, # a checkpoint folder: config.json, model.safetensors 
     from transformers import AutoTokenizer
     from llmbench.models import load_model
     p = Path(path)
-    if not (p/'config.json').is_file(): raise LLMBenchError(f"checkpoint {p}: no config.json; point at a folder written by save_pretrained")
+    if not (p/'config.json').is_file():
+        raise LLMBenchError(f"checkpoint {p}: no config.json; point at a folder written by save_pretrained")
     if not any((p/f).is_file() for f in ('tokenizer.json', 'tokenizer_config.json')):
-        raise LLMBenchError(f"checkpoint {p}: no tokenizer beside the weights; save it there with tokenizer.save_pretrained({str(p)!r})")
+        raise LLMBenchError(f"checkpoint {p}: no tokenizer beside the weights; "
+                            f"save it there with tokenizer.save_pretrained({str(p)!r})")
     return load_model(str(p)).to(device).eval(), AutoTokenizer.from_pretrained(p)
 
 # %% ../nbs/08a_evaluate.ipynb #f9cb2f6a
@@ -55,10 +57,13 @@ def score_interval(metric:str, # 'bleu' or 'chrf'
                    n_boot=200, # bootstrap resamples of segments
                    seed=0, # resampling seed
                   ) -> dict:
-    "Corpus BLEU or chrF (sacrebleu) with a 95% percentile-bootstrap interval over segments, each resample scored by sacrebleu."
+    ("Corpus BLEU or chrF (sacrebleu) with a 95% percentile-bootstrap interval over segments, "
+     "each resample scored by sacrebleu.")
     from sacrebleu.metrics import BLEU, CHRF
     if metric not in ('bleu', 'chrf'): raise LLMBenchError(f"metric={metric!r}: use 'bleu' or 'chrf'")
-    if len(hyps) != len(refs) or not hyps: raise LLMBenchError(f"hyps ({len(hyps)}) and refs ({len(refs)}): need one reference per hypothesis, at least one")
+    if len(hyps) != len(refs) or not hyps:
+        raise LLMBenchError(f"hyps ({len(hyps)}) and refs ({len(refs)}): need one reference per hypothesis, "
+                            "at least one")
     m = BLEU() if metric == 'bleu' else CHRF()
     d = dict(score=float(m.corpus_score(hyps, [refs]).score), signature=str(m.get_signature()), n_segments=len(hyps))
     if n_boot > 1 and len(hyps) > 1:
@@ -72,7 +77,8 @@ def score_interval(metric:str, # 'bleu' or 'chrf'
 def cut_to_reference(hyps:list[str], # generated continuations
                      refs:list[str], # reference continuations
                     ) -> list[str]:
-    "Each continuation cut to as many whitespace-separated words as its reference (as `score_continuations` scores them)."
+    ("Each continuation cut to as many whitespace-separated words as its reference (as `score_continuations` scores "
+     "them).")
     return [' '.join(h.split()[:len(r.split())]) for h, r in zip(hyps, refs)]
 
 def evaluate_checkpoint(path, # a checkpoint folder (tokenizer beside the weights)
@@ -87,7 +93,8 @@ def evaluate_checkpoint(path, # a checkpoint folder (tokenizer beside the weight
                         batch_size=8, # windows per forward pass when scoring
                         device='cpu', # torch device
                        ) -> dict:
-    "Token perplexity, bits per byte and BLEU/chrF of continuations (greedy by default) of one checkpoint, each with a 95% interval."
+    ("Token perplexity, bits per byte and BLEU/chrF of continuations (greedy by default) of one checkpoint, "
+     "each with a 95% interval.")
     from llmbench.metrics import perplexity, score_continuations
     from llmbench.models import count_params
     model, tok = open_checkpoint(path, device)
@@ -104,10 +111,12 @@ def evaluate_checkpoint(path, # a checkpoint folder (tokenizer beside the weight
     return dict(path=str(path), arch=arch, params=count_params(model), tokenizer_size=len(tok),
                 token_perplexity=ppl.token_perplexity, token_perplexity_ci=ppl.ci.get('token_perplexity'),
                 bits_per_byte=ppl.bits_per_byte, bits_per_byte_ci=ppl.ci.get('bits_per_byte'), perplexity_unit=ppl.unit,
-                bleu=score_interval('bleu', cut, task.references, n_boot, seed), chrf=score_interval('chrf', cut, task.references, n_boot, seed),
+                bleu=score_interval('bleu', cut, task.references, n_boot, seed),
+                chrf=score_interval('chrf', cut, task.references, n_boot, seed),
                 exact_match=sc['exact_match'], mean_prefix_words=sc['mean_prefix_words'],
                 finish_reasons={r: sum(g.finish_reason == r for g in gens) for r in ('stop', 'length')},
-                continuations=hyps, doc_stats=ppl.doc_stats, cut=cut, seconds=dict(perplexity=t1 - t0, generate=t2 - t1))
+                continuations=hyps, doc_stats=ppl.doc_stats, cut=cut,
+                seconds=dict(perplexity=t1 - t0, generate=t2 - t1))
 
 # %% ../nbs/08a_evaluate.ipynb #a829d76c
 def _iv(v, ci, f='{:.3f}'): return f.format(v) + (f" [{f.format(ci[0])}, {f.format(ci[1])}]" if ci else '')
@@ -119,7 +128,8 @@ def results_table(evals:dict, # name -> `evaluate_checkpoint` result
     head = '| checkpoint | arch | params | token ppl | bits/byte | BLEU | chrF |\n|---|---|---|---|---|---|---|\n'
     return head + '\n'.join(
         f"| {n} | {e['arch']} | {e['params']:,} | {_iv(e['token_perplexity'], e['token_perplexity_ci'], '{:.2f}')} | "
-        f"{_iv(e['bits_per_byte'], e['bits_per_byte_ci'])} | {_iv(e['bleu']['score'], e['bleu'].get('ci95'), '{:.2f}')} | "
+        f"{_iv(e['bits_per_byte'], e['bits_per_byte_ci'])} | "
+        f"{_iv(e['bleu']['score'], e['bleu'].get('ci95'), '{:.2f}')} | "
         f"{_iv(e['chrf']['score'], e['chrf'].get('ci95'), '{:.2f}')} |" for n, e in rows)
 
 # %% ../nbs/08a_evaluate.ipynb #6f1d3ca2
@@ -128,13 +138,15 @@ def paired_bpb(stats_a:np.ndarray, # [n_docs, 4] per-document stats of system A 
                n_boot=1000, # resamples of documents
                seed=0, # resampling seed
               ) -> dict:
-    "Paired bootstrap over documents of the bits-per-byte difference B - A: difference, 95% interval, two-sided p-value."
+    ("Paired bootstrap over documents of the bits-per-byte difference B - A: difference, 95% interval, "
+     "two-sided p-value.")
     a, b = np.asarray(stats_a, float), np.asarray(stats_b, float)
     if a.shape != b.shape or a.ndim != 2 or len(a) < 2 or not np.array_equal(a[:, 2], b[:, 2]):
-        raise LLMBenchError("paired_bpb: both systems must score the same documents (equal byte counts per document, at least 2)")
+        raise LLMBenchError("paired_bpb: both systems must score the same documents (equal byte counts per document, "
+                            "at least 2)")
     bpb = lambda s: s[..., 0].sum(-1) / math.log(2) / s[..., 2].sum(-1)
     idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
     d = bpb(b[idx]) - bpb(a[idx]); obs = float(bpb(b) - bpb(a))
     p = 1.0 if obs == 0 else float(min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (n_boot + 1)))
-    return dict(metric='bits_per_byte', difference=obs, ci95=[float(x) for x in np.percentile(d, [2.5, 97.5])], p_value=p,
-                n_boot=n_boot, n_docs=len(a), method='paired bootstrap over documents')
+    return dict(metric='bits_per_byte', difference=obs, ci95=[float(x) for x in np.percentile(d, [2.5, 97.5])],
+                p_value=p, n_boot=n_boot, n_docs=len(a), method='paired bootstrap over documents')

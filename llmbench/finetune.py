@@ -560,7 +560,8 @@ def pretrain_base(out_dir, # folder: checkpoints/{best,last}
     d = prepare_data(corpus, tokenizer, split, data_seed)
     seed_everything(seed)
     m = build_model(arch, d.vocab_size, n_layer, n_head, n_embd, block_size)
-    r = train(m, d, out_dir=out_dir, overwrite=True, max_steps=steps, lr=lr, min_lr=lr / 10, warmup_steps=min(10, steps // 5),
+    r = train(m, d, out_dir=out_dir, overwrite=True, max_steps=steps, lr=lr, min_lr=lr / 10,
+              warmup_steps=min(10, steps // 5),
               batch_size=batch_size, block_size=block_size, eval_interval=0, seed=seed, device=device, progress=False)
     return r.checkpoints['best']
 

@@ -31,15 +31,18 @@ def check_options(max_new_tokens=64, # tokens to generate at most, > 0
                  ) -> list[str]:
     "Validate generation options (`LLMBenchError` naming the bad value); returns the stop strings as a list."
     if not is_int(max_new_tokens) or max_new_tokens <= 0:
-        raise LLMBenchError(f"max_new_tokens={max_new_tokens!r}: must be a positive integer; pass e.g. max_new_tokens=64")
+        raise LLMBenchError(f"max_new_tokens={max_new_tokens!r}: must be a positive integer; pass e.g. "
+                            "max_new_tokens=64")
     if not is_num(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise LLMBenchError(f"temperature={temperature!r}: must be a finite number >= 0 (0 = greedy); pass e.g. temperature=0.8")
+        raise LLMBenchError(f"temperature={temperature!r}: must be a finite number >= 0 (0 = greedy); pass e.g. "
+                            "temperature=0.8")
     if not is_int(top_k) or top_k < 0:
         raise LLMBenchError(f"top_k={top_k!r}: must be an integer >= 0 (0 = off); pass e.g. top_k=50")
     if not is_num(top_p) or not (0 < top_p <= 1):
         raise LLMBenchError(f"top_p={top_p!r}: must lie in (0, 1] (1 = off); pass e.g. top_p=0.9")
     if not is_num(repetition_penalty) or not math.isfinite(repetition_penalty) or repetition_penalty <= 0:
-        raise LLMBenchError(f"repetition_penalty={repetition_penalty!r}: must be a finite number > 0 (1 = off); pass e.g. 1.2")
+        raise LLMBenchError(f"repetition_penalty={repetition_penalty!r}: must be a finite number > 0 (1 = off); "
+                            "pass e.g. 1.2")
     if seed is not None and not is_int(seed):
         raise LLMBenchError(f"seed={seed!r}: must be an integer or None")
     if truncate not in ('left', 'error'):
@@ -56,7 +59,8 @@ def logits_processors(temperature=1.0, # 0 = greedy (no warpers)
                       top_p=1.0, # 1 = off
                       repetition_penalty=1.0, # 1 = off
                      ) -> LogitsProcessorList:
-    "The `transformers` logits processors for these options, in `generate`'s order (penalty, temperature, top-k, top-p)."
+    ("The `transformers` logits processors for these options, in `generate`'s order (penalty, temperature, top-k, "
+     "top-p).")
     ps = LogitsProcessorList()
     if repetition_penalty != 1: ps.append(RepetitionPenaltyLogitsProcessor(float(repetition_penalty)))
     if temperature > 0:
@@ -87,7 +91,9 @@ def encode_prompt(tokenizer, # a `transformers` tokenizer
     ids = list(tokenizer.encode(prompt)) if prompt else [] # special tokens as the tokenizer adds them (e.g. a BOS)
     if not ids:
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        if start is None: raise LLMBenchError("prompt='': empty, and the tokenizer has no BOS or EOS token to start from; pass a non-empty prompt")
+        if start is None:
+            raise LLMBenchError("prompt='': empty, and the tokenizer has no BOS or EOS token to start from; "
+                                "pass a non-empty prompt")
         ids = [start]
     if ctx and len(ids) > ctx:
         if truncate == 'error':
@@ -105,9 +111,10 @@ class Decoder:
                  temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, # as in `check_options`
                  seeds:list[int]|None=None, # one seed per row (reproducible sampling), or None for torch's global RNG
                  use_cache=True, # feed only new tokens with the returned `past_key_values`; False recomputes the window
-                 ctx:int|None=None, # context window; when full, the window slides (`window_keep`) and the cache is rebuilt
+                 ctx:int|None=None, # context window; when full it slides (`window_keep`) and the cache is rebuilt
                 ):
-        if len({len(p) for p in prompt_ids}) != 1: raise LLMBenchError("Decoder: prompts must have equal token lengths; group them first")
+        if len({len(p) for p in prompt_ids}) != 1:
+            raise LLMBenchError("Decoder: prompts must have equal token lengths; group them first")
         self.model, self.use_cache, self.ctx, self.max_new_tokens = model, use_cache, ctx, max_new_tokens
         dev = next(model.parameters()).device
         B, T = len(prompt_ids), len(prompt_ids[0])
@@ -138,7 +145,8 @@ class Decoder:
     @torch.no_grad()
     def step(self) -> torch.Tensor:
         "Choose the next token of every row; returns them as a `[B]` tensor."
-        if self.steps >= self.max_new_tokens: raise LLMBenchError(f"Decoder: max_new_tokens={self.max_new_tokens} already generated")
+        if self.steps >= self.max_new_tokens:
+            raise LLMBenchError(f"Decoder: max_new_tokens={self.max_new_tokens} already generated")
         scores = self.procs(self.buf[:, :self.L], self._logits().float())
         if self.greedy: nxt = scores.argmax(-1)
         elif self.gens is None: nxt = torch.multinomial(scores.softmax(-1), 1)[:, 0]
@@ -170,7 +178,8 @@ def _decode(tokenizer, lead, ids):
 class _Row:
     "Text, stop strings and finish reason of one prompt while its tokens arrive."
     def __init__(self, tokenizer, prompt_ids, truncated, stops, eos_id, max_new_tokens, live=False):
-        self.tok, self.lead, self.stops, self.eos_id, self.max_new, self.live = tokenizer, prompt_ids[-4:], stops, eos_id, max_new_tokens, live
+        self.tok, self.lead, self.stops, self.eos_id, self.max_new, self.live = (tokenizer, prompt_ids[-4:], stops,
+                                                                                 eos_id, max_new_tokens, live)
         self.g = Generation(prompt_tokens=len(prompt_ids), truncated_tokens=truncated)
     @property
     def done(self): return self.g.finish_reason is not None
@@ -271,11 +280,13 @@ def generate(model, # a model of the llmbench contract, an HF causal LM, or 'ope
         out = [_openai_generate(model, p, max_new_tokens, temperature, top_k, top_p, repetition_penalty, stops, seed, i)
                for i, p in enumerate([prompts] if single else list(prompts))]
         return out[0] if single else out
-    if not is_int(batch_size) or batch_size < 1: raise LLMBenchError(f"batch_size={batch_size!r}: must be a positive integer")
+    if not is_int(batch_size) or batch_size < 1:
+        raise LLMBenchError(f"batch_size={batch_size!r}: must be a positive integer")
     if not single and (not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts)):
         raise LLMBenchError(f"prompts={prompts!r:.80}: pass a string or a list of strings")
-    rows, batches = _rows_and_decoders(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens, temperature,
-                                       top_k, top_p, repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, batch_size)
+    rows, batches = _rows_and_decoders(model, tokenizer, [prompts] if single else list(prompts), max_new_tokens,
+                                       temperature, top_k, top_p, repetition_penalty, stops, seed, stop_at_eos,
+                                       truncate, use_cache, batch_size)
     with eval_mode(model):
         for idx, make in batches:
             dec = make()
@@ -293,7 +304,8 @@ class Delta:
     finish_reason: str|None = None # None while generating, then 'stop' | 'length'
 
 def _emittable(text, stops):
-    "Length of the prefix of `text` safe to stream: no trailing partial character, no tail that may begin a stop string."
+    ("Length of the prefix of `text` safe to stream: no trailing partial character, "
+     "no tail that may begin a stop string.")
     n = len(text)
     while n and text[n - 1] == '\ufffd': n -= 1
     hold = 0
@@ -306,7 +318,8 @@ def stream(model, # a model of the llmbench contract, an HF causal LM, or 'opena
            tokenizer, # its `transformers` tokenizer
            prompt:str, # the prompt ("" starts from the BOS/EOS token)
            max_new_tokens=64, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, # as in `generate`
-           stop:str|list[str]|None=None, seed:int|None=None, stop_at_eos=True, truncate='left', use_cache=True, # as in `generate`
+           stop:str|list[str]|None=None, seed:int|None=None,
+           stop_at_eos=True, truncate='left', use_cache=True, # as in `generate`
           ) -> Iterator[Delta]:
     "Generate like `generate` for one prompt, yielding text deltas; they concatenate to `generate`'s text."
     stops = check_options(max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed, truncate)
@@ -315,7 +328,8 @@ def stream(model, # a model of the llmbench contract, an HF causal LM, or 'opena
                                     seed, 0, stream=True)
         return
     rows, [(_, make)] = _rows_and_decoders(model, tokenizer, [prompt], max_new_tokens, temperature, top_k, top_p,
-                                           repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, 1, live=True)
+                                           repetition_penalty, stops, seed, stop_at_eos, truncate, use_cache, 1,
+                                           live=True)
     row, sent = rows[0], 0
     with eval_mode(model):
         dec = make()
@@ -331,7 +345,7 @@ class PromptBox:
     "A prompt box that streams a model's continuation into the page: `.widget()` live, `.show()` static when headless."
     def __init__(self, model, # a model following the llmbench contract (or an HF causal LM)
                  tokenizer, # its `transformers` tokenizer
-                 **options, # `stream` options: max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed
+                 **options, # as in `stream`: max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop, seed
                 ):
         check_options(**{k: v for k, v in options.items() if k != 'stop_at_eos'})
         self.model, self.tokenizer, self.options = model, tokenizer, options
@@ -359,7 +373,8 @@ class PromptBox:
         def go(_):
             self.button.disabled = True
             try:
-                g = self.run(self.prompt.value, lambda t: setattr(self.output, 'value', self.html(self.prompt.value, t)))
+                g = self.run(self.prompt.value,
+                             lambda t: setattr(self.output, 'value', self.html(self.prompt.value, t)))
                 self.output.value = self.html(self.prompt.value, g.text, f'finish reason: {g.finish_reason}')
             except LLMBenchError as e: self.output.value = f"<span style='color:#b00'>{html.escape(str(e))}</span>"
             finally: self.button.disabled = False

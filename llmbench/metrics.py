@@ -70,7 +70,8 @@ class PerplexityResult:
         "What the numbers count, in words."
         first = ('every token is predicted (a prefix token is fed first)' if self.prefix is not None
                  else 'the first token of each document is not predicted')
-        how = (f'sliding window of {self.context_length} tokens, stride {self.stride}' if self.method == 'sliding-window'
+        how = (f'sliding window of {self.context_length} tokens, stride {self.stride}'
+               if self.method == 'sliding-window'
                else f'state carried across chunks of {self.context_length} tokens')
         none = ('' if self.n_predicted
                 else 'no token was predicted (each document is one token long): every figure is nan; ')
@@ -81,14 +82,15 @@ class PerplexityResult:
     def to_dict(self):
         "A JSON-ready dict of every number, the unit sentence and the intervals."
         keys = ['token_perplexity', 'bits_per_byte', 'word_perplexity', 'byte_perplexity', 'nll', 'nll_per_token',
-                'n_predicted', 'n_tokens', 'n_bytes', 'n_words', 'n_docs', 'method', 'context_length', 'stride', 'prefix',
-                'seconds', 'tokens_per_second', 'unit', 'ci']
+                'n_predicted', 'n_tokens', 'n_bytes', 'n_words', 'n_docs', 'method', 'context_length', 'stride',
+                'prefix', 'seconds', 'tokens_per_second', 'unit', 'ci']
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self):
         ci = self.ci.get('token_perplexity')
         ci = f' [{ci[0]:.4g}, {ci[1]:.4g}]' if ci else ''
-        return (f'PerplexityResult(token_perplexity={self.token_perplexity:.4f}{ci}, bits_per_byte={self.bits_per_byte:.4f}, '
+        return (f'PerplexityResult(token_perplexity={self.token_perplexity:.4f}{ci}, '
+                f'bits_per_byte={self.bits_per_byte:.4f}, '
                 f'word_perplexity={self.word_perplexity:.4f}, n_predicted={self.n_predicted}, n_bytes={self.n_bytes}, '
                 f'n_docs={self.n_docs}, method={self.method!r})')
 
@@ -249,7 +251,8 @@ def _stateful(model, docs, chunk, batch_size, device, pad_id, pool=4):
             sel = (pos[None, :] < lens_t[:, None]).to(device)
             tg = x[:, pos.to(device)]
             nll = F.cross_entropy(lg_all[sel].float(), tg[sel], reduction='none')
-            sums = torch.zeros(len(batch), dtype=torch.float64, device=nll.device).index_add_(0, sel.nonzero()[:, 0], nll.double())
+            sums = (torch.zeros(len(batch), dtype=torch.float64, device=nll.device)
+                    .index_add_(0, sel.nonzero()[:, 0], nll.double()))
             cnt = sel.sum(1).cpu().numpy()
             yield from ((b[0], float(a), int(k)) for b, a, k in zip(batch, sums.cpu().numpy(), cnt) if k)
 
@@ -258,12 +261,15 @@ def _as_texts(texts, split):
     "An iterator over document texts from a string, a path, a list, a `Corpus` or an `LMData` (its `split`)."
     if isinstance(texts, str): return iter([texts])
     if isinstance(texts, Path):
-        if not texts.is_file(): raise LLMBenchError(f"texts {str(texts)!r}: no such file; pass an existing text file or the texts")
+        if not texts.is_file():
+            raise LLMBenchError(f"texts {str(texts)!r}: no such file; pass an existing text file or the texts")
         return iter([texts.read_text(encoding='utf-8')])
     if hasattr(texts, 'texts') and hasattr(texts, 'tokenizer'): return iter(texts.texts(split))  # LMData
     if texts is None: raise LLMBenchError("texts: None; pass a string, a list of documents, a Corpus or an LMData")
     try: return iter(texts)
-    except TypeError: raise LLMBenchError(f"texts: a {type(texts).__name__} is not iterable; pass a string, a list of documents, a Corpus or an LMData") from None
+    except TypeError:
+        raise LLMBenchError(f"texts: a {type(texts).__name__} is not iterable; pass a string, a list of documents, "
+                            "a Corpus or an LMData") from None
 
 def _documents(texts, tok, split, chunk_chars):
     "Yield `(ids, text)` per non-empty document; an `LMData` gives its cached tokens (trailing EOS dropped)."
@@ -275,7 +281,8 @@ def _documents(texts, tok, split, chunk_chars):
             if len(ids): yield ids, tok.decode(ids.tolist())
         return
     for i, text in enumerate(_as_texts(texts, split)):
-        if not isinstance(text, str): raise LLMBenchError(f"texts[{i}]: a {type(text).__name__}, not a string; pass document texts")
+        if not isinstance(text, str):
+            raise LLMBenchError(f"texts[{i}]: a {type(text).__name__}, not a string; pass document texts")
         if text: yield encode_text(tok, text, chunk_chars), text
 
 def _resolve_prefix(prefix, tokenizer):
@@ -284,7 +291,9 @@ def _resolve_prefix(prefix, tokenizer):
     if isinstance(prefix, (int, np.integer)): return int(prefix)
     if prefix in ('eos', 'bos'):
         tid = getattr(tokenizer, f'{prefix}_token_id', None)
-        if tid is None: raise LLMBenchError(f"prefix={prefix!r}: the tokenizer has no {prefix} token; use prefix=None or a token id")
+        if tid is None:
+            raise LLMBenchError(f"prefix={prefix!r}: the tokenizer has no {prefix} token; "
+                                "use prefix=None or a token id")
         return int(tid)
     raise LLMBenchError(f"prefix={prefix!r}: not understood; use None, 'eos', 'bos' or a token id")
 
@@ -293,7 +302,9 @@ def _resolve_model(model, device):
     if isinstance(model, (str, Path)):
         from llmbench.models import load_model
         model = load_model(str(model)).to(get_device(device or ''))
-    if not callable(model): raise LLMBenchError(f"model: a {type(model).__name__} is not a model; pass a model, a checkpoint folder or hf:<id>")
+    if not callable(model):
+        raise LLMBenchError(f"model: a {type(model).__name__} is not a model; pass a model, "
+                            "a checkpoint folder or hf:<id>")
     return model
 
 def _resolve_tokenizer(tokenizer, model, texts):
@@ -306,7 +317,8 @@ def _resolve_tokenizer(tokenizer, model, texts):
         from llmbench.data import check_tokenizer_folder
         check_tokenizer_folder(spec.removeprefix('hf:'))  # else transformers makes an empty tokenizer of a model folder
         try: return AutoTokenizer.from_pretrained(spec.removeprefix('hf:'))
-        except (OSError, ValueError) as e: raise LLMBenchError(f"tokenizer {spec!r}: cannot be loaded ({e}); pass a tokenizer object") from e
+        except (OSError, ValueError) as e:
+            raise LLMBenchError(f"tokenizer {spec!r}: cannot be loaded ({e}); pass a tokenizer object") from e
     raise LLMBenchError("tokenizer: None; pass the model's tokenizer (or an LMData, whose tokenizer is used)")
 
 def _window(max_length, native):
@@ -329,12 +341,12 @@ def _check_counts(**kw):
 # %% ../nbs/07_metrics.ipynb #1fe1d6be
 def perplexity(model, # a model of the llmbench contract, any HF causal LM, a checkpoint folder or 'hf:<id or path>'
                tokenizer, # its tokenizer; None = the LMData's (or the checkpoint's)
-               texts, # a string (one document), a Path, a list of documents, a Corpus, or an LMData (its cached tokens of `split`)
+               texts, # a string (one document), a Path, a list of documents, a Corpus or an LMData (its `split` tokens)
                *, stride:int|None=None, # sliding-window stride; None = half the context
                batch_size=8, # windows (or documents, stateful) per forward pass
-               max_length:int|None=None, # window length (sliding) or chunk length (stateful); None = the model's context
+               max_length:int|None=None, # window length (sliding) or chunk length (stateful); None = model's context
                method='auto', # 'auto' | 'sliding-window' | 'stateful'
-               prefix=None, # None: first token of a document not predicted; 'eos' | 'bos' | id: fed first, all predicted
+               prefix=None, # None: first token of a document not predicted; 'eos'|'bos'|id: fed first, all predicted
                split='test', # the split scored when `texts` is an LMData
                max_docs=0, # score only the first documents (0 = all)
                n_boot=1000, # bootstrap resamples of the confidence interval (0 = none)
@@ -343,18 +355,22 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
                device=None, # device for a model given as a path; a model object stays where it is
                chunk_chars=1 << 18, # long documents are tokenized in pieces of about this many characters
               ) -> PerplexityResult:
-    "Corpus-level token perplexity, bits per byte and lm-eval word perplexity, with a bootstrap interval over documents."
+    ("Corpus-level token perplexity, bits per byte and lm-eval word perplexity, "
+     "with a bootstrap interval over documents.")
     tok = _resolve_tokenizer(tokenizer, model, texts)
     model = _resolve_model(model, device)
-    dev = next((p.device for p in model.parameters()), torch.device('cpu')) if hasattr(model, 'parameters') else torch.device('cpu')
+    dev = (next((p.device for p in model.parameters()), torch.device('cpu')) if hasattr(model, 'parameters')
+           else torch.device('cpu'))
     pid = _resolve_prefix(prefix, tok)
     native = model_context_length(model)         # None: the model streams through its state
     _check_counts(batch_size=batch_size, max_docs=max_docs); _check_ci(n_boot, level)
     L = _window(max_length, native)
     if method == 'auto': method = 'stateful' if native is None else 'sliding-window'
-    if method not in ('sliding-window', 'stateful'): raise LLMBenchError(f"method={method!r}: use 'auto', 'sliding-window' or 'stateful'")
+    if method not in ('sliding-window', 'stateful'):
+        raise LLMBenchError(f"method={method!r}: use 'auto', 'sliding-window' or 'stateful'")
     if method == 'sliding-window':
-        if L is None: raise LLMBenchError("max_length: the model states no context length; pass max_length= or method='stateful'")
+        if L is None:
+            raise LLMBenchError("max_length: the model states no context length; pass max_length= or method='stateful'")
         if stride is None: stride = max(1, L // 2)
         if not is_int(stride) or not 1 <= stride <= L:
             raise LLMBenchError(f"stride={stride!r}: must be between 1 and the context length {L}")
@@ -385,7 +401,8 @@ def perplexity(model, # a model of the llmbench contract, any HF causal LM, a ch
     elif len(u) >= 2:  # one document: resample its windows; bytes and words shared out in proportion to tokens
         share = u[:, 2] / max(u[:, 2].sum(), 1)
         wst = np.stack([u[:, 1], u[:, 2], share * st[0, 2], share * st[0, 3]], 1)
-        res.ci = dict(bootstrap_ci(wst, n_boot, level, seed), over='windows of the one document (bytes and words shared out by tokens)')
+        res.ci = dict(bootstrap_ci(wst, n_boot, level, seed),
+                      over='windows of the one document (bytes and words shared out by tokens)')
     return res
 
 # %% ../nbs/07_metrics.ipynb #8f3c3c29
@@ -398,10 +415,12 @@ def evaluate_style_perplexity(model, # a causal LM answering `model(ids, attenti
                              ) -> dict:
     "Reproduction of HF `evaluate`'s perplexity loop: per-text perplexities and their mean."
     bos = getattr(tokenizer, 'bos_token_id', None)
-    if add_start_token and bos is None: raise LLMBenchError("add_start_token=True: the tokenizer has no BOS token; pass add_start_token=False")
+    if add_start_token and bos is None:
+        raise LLMBenchError("add_start_token=True: the tokenizer has no BOS token; pass add_start_token=False")
     mx = max_length - 1 if (add_start_token and max_length) else max_length
     ids = [x[:mx] if mx else x for x in _ids(tokenizer, texts)]
-    if min(map(len, ids)) < (1 if add_start_token else 2): raise LLMBenchError("texts: each text must be at least one token long (two without a start token)")
+    if min(map(len, ids)) < (1 if add_start_token else 2):
+        raise LLMBenchError("texts: each text must be at least one token long (two without a start token)")
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.all_special_ids or [0])[0]
     T = max(map(len, ids))                     # evaluate pads every text to the longest of all (padding=True)
     enc = torch.full((len(ids), T), pad, dtype=torch.long); att = torch.zeros((len(ids), T), dtype=torch.long)
@@ -413,13 +432,15 @@ def evaluate_style_perplexity(model, # a causal LM answering `model(ids, attenti
         batch, mask = enc[start:start + batch_size], att[start:start + batch_size]
         if add_start_token:
             b = torch.tensor([[bos]] * batch.size(0), device=dev)
-            batch = torch.cat([b, batch], dim=1); mask = torch.cat([torch.ones(b.size(), dtype=torch.int64, device=dev), mask], dim=1)
+            batch = torch.cat([b, batch], dim=1)
+            mask = torch.cat([torch.ones(b.size(), dtype=torch.int64, device=dev), mask], dim=1)
         labels = batch
         with torch.no_grad(): out_logits = model(batch, attention_mask=mask).logits
         shift_logits = out_logits[..., :-1, :].contiguous()
         shift_labels = labels[..., 1:].contiguous()
         shift_mask = mask[..., 1:].contiguous()
-        ppls += torch.exp((loss_fct(shift_logits.transpose(1, 2), shift_labels) * shift_mask).sum(1) / shift_mask.sum(1)).tolist()
+        ppls += torch.exp((loss_fct(shift_logits.transpose(1, 2),
+                                    shift_labels) * shift_mask).sum(1) / shift_mask.sum(1)).tolist()
     return {'perplexities': ppls, 'mean_perplexity': float(np.mean(ppls))}
 
 # %% ../nbs/07_metrics.ipynb #c4fa37e8
@@ -434,14 +455,17 @@ def _as_list(x, name, what):
 
 def _check_hyps(hyps, name='hyps'):
     "`hyps` as a list of strings, or an error naming what is wrong."
-    if isinstance(hyps, str): raise LLMBenchError(f"{name}: a single string; pass a list of hypothesis strings (one per segment)")
+    if isinstance(hyps, str):
+        raise LLMBenchError(f"{name}: a single string; pass a list of hypothesis strings (one per segment)")
     if hyps is None: raise LLMBenchError(f"{name}: None; pass a list of hypothesis strings (one per segment)")
     try: hyps = list(hyps)
     except TypeError:
         raise LLMBenchError(f"{name}: a {type(hyps).__name__} is not a list; pass a list of hypothesis strings"
                             ) from None
     bad = [i for i, h in enumerate(hyps) if not isinstance(h, str)]
-    if bad: raise LLMBenchError(f"{name}[{bad[0]}]: a {type(hyps[bad[0]]).__name__}, not a string; pass one string per segment")
+    if bad:
+        raise LLMBenchError(f"{name}[{bad[0]}]: a {type(hyps[bad[0]]).__name__}, not a string; "
+                            "pass one string per segment")
     if not hyps: raise LLMBenchError(f"{name}: empty; pass at least one hypothesis")
     return hyps
 
@@ -457,7 +481,9 @@ def ref_streams_of(hyps:list, # the hypotheses, one per segment
                    ref_streams, 'ref_streams', 'a list of reference streams'))]
         if not streams: raise LLMBenchError("ref_streams: empty; pass at least one reference stream")
         for k, s in enumerate(streams):
-            if len(s) != n: raise LLMBenchError(f"ref_streams[{k}] has {len(s)} references for {n} hypotheses; each stream needs one reference per hypothesis")
+            if len(s) != n:
+                raise LLMBenchError(f"ref_streams[{k}] has {len(s)} references for {n} hypotheses; "
+                                    "each stream needs one reference per hypothesis")
             if bad := [i for i, r in enumerate(s) if r is not None and not isinstance(r, str)]:
                 raise LLMBenchError(f"ref_streams[{k}][{bad[0]}]: a {type(s[bad[0]]).__name__}, not a string; "
                                     f"references are strings (None where a segment has fewer references)")
@@ -466,13 +492,17 @@ def ref_streams_of(hyps:list, # the hypotheses, one per segment
                 raise LLMBenchError(f"ref_streams[0][{i}]: None in every stream; hypothesis {i} needs at least one "
                                     f"reference string")
         return streams
-    if isinstance(refs, str): raise LLMBenchError("refs: a single string; pass one reference (or a list of references) per hypothesis")
+    if isinstance(refs, str):
+        raise LLMBenchError("refs: a single string; pass one reference (or a list of references) per hypothesis")
     refs = _as_list(refs, 'refs', 'one reference (or a list of references) per hypothesis')
     if len(refs) != n:
         if refs and all(isinstance(r, (list, tuple)) and len(r) == n for r in refs):
-            raise LLMBenchError(f"refs has {len(refs)} entries of {n} references each for {n} hypotheses: that is sacrebleu's stream "
-                                f"orientation (refs[k][i]); pass ref_streams=refs, or refs per hypothesis (refs[i] = the references of hyps[i])")
-        raise LLMBenchError(f"refs has {len(refs)} entries for {n} hypotheses; pass one reference (or a list of references) per hypothesis")
+            raise LLMBenchError(f"refs has {len(refs)} entries of {n} references each for {n} hypotheses: "
+                                "that is sacrebleu's stream "
+                                "orientation (refs[k][i]); pass ref_streams=refs, or refs per hypothesis (refs[i] = "
+                                "the references of hyps[i])")
+        raise LLMBenchError(f"refs has {len(refs)} entries for {n} hypotheses; pass one reference (or a list of "
+                            "references) per hypothesis")
     per = []
     for i, r in enumerate(refs):
         r = [r] if isinstance(r, str) else list(r) if isinstance(r, (list, tuple)) else r
@@ -519,8 +549,8 @@ def bleu(hyps:list, # hypotheses, one string per segment
     kw = dict(lowercase=lowercase, tokenize=tokenize, smooth_method=smooth_method, smooth_value=smooth_value)
     m = BLEU(**kw); s = m.corpus_score(hyps, streams)
     d = _score_dict(m, s, hyps, streams, BLEU(effective_order=True, **kw) if sentence else None)
-    d.update(precisions=[float(p) for p in s.precisions], bp=float(s.bp), sys_len=int(s.sys_len), ref_len=int(s.ref_len),
-             counts=[int(c) for c in s.counts], totals=[int(t) for t in s.totals])
+    d.update(precisions=[float(p) for p in s.precisions], bp=float(s.bp), sys_len=int(s.sys_len),
+             ref_len=int(s.ref_len), counts=[int(c) for c in s.counts], totals=[int(t) for t in s.totals])
     return d
 
 def chrf(hyps:list, # hypotheses, one string per segment
@@ -563,11 +593,14 @@ def paired_test(baseline:list, # hypotheses of the baseline system
                 seed=12345, # resampling seed (sacrebleu's default)
                ) -> dict:
     "p-value of the difference between two systems on the same segments (sacrebleu `PairedTest`)."
-    if method not in ('bs', 'ar'): raise LLMBenchError(f"method={method!r}: use 'bs' (paired bootstrap) or 'ar' (approximate randomisation)")
+    if method not in ('bs', 'ar'):
+        raise LLMBenchError(f"method={method!r}: use 'bs' (paired bootstrap) or 'ar' (approximate randomisation)")
     mk = {'bleu': lambda: BLEU(), 'chrf': lambda: CHRF(), 'chrf++': lambda: CHRF(word_order=2)}
     if metric not in mk: raise LLMBenchError(f"metric={metric!r}: use 'bleu', 'chrf' or 'chrf++'")
     baseline = _check_hyps(baseline, 'baseline'); system = _check_hyps(system, 'system')
-    if len(baseline) != len(system): raise LLMBenchError(f"baseline has {len(baseline)} hypotheses and system {len(system)}; both must score the same segments")
+    if len(baseline) != len(system):
+        raise LLMBenchError(f"baseline has {len(baseline)} hypotheses and system {len(system)}; "
+                            "both must score the same segments")
     streams = ref_streams_of(baseline, refs, ref_streams)
     from sacrebleu.significance import PairedTest
     with _sacrebleu_seed(seed):
@@ -578,7 +611,8 @@ def paired_test(baseline:list, # hypotheses of the baseline system
     bl, sy = scores[name]
     diff = sy.score - bl.score
     p = 1.0 if diff == 0 else float(sy.p_value)
-    d = {'metric': name, 'method': method, 'n_samples': pt.n_samples, 'baseline': float(bl.score), 'system': float(sy.score),
+    d = {'metric': name, 'method': method, 'n_samples': pt.n_samples, 'baseline': float(bl.score),
+         'system': float(sy.score),
          'difference': float(diff), 'p_value': p, 'p_value_sacrebleu': float(sy.p_value), 'signature': str(sigs[name]),
          'n_segments': len(baseline)}
     if sy.mean is not None: d.update(system_mean=float(sy.mean), system_ci95=float(sy.ci))
@@ -596,7 +630,8 @@ class ContinuationTask:
     cont_len: int               # words per reference
     seed: int                   # sampling seed
     def __len__(self): return len(self.prompts)
-    def to_dict(self): return {k: getattr(self, k) for k in ('prompts', 'references', 'sources', 'prompt_len', 'cont_len', 'seed')}
+    def to_dict(self):
+        return {k: getattr(self, k) for k in ('prompts', 'references', 'sources', 'prompt_len', 'cont_len', 'seed')}
 
 def continuation_task(texts, # documents (a list, a Corpus, an LMData or an iterable of strings), e.g. a held-out split
                       n=100, # passages to sample
@@ -605,15 +640,18 @@ def continuation_task(texts, # documents (a list, a Corpus, an LMData or an iter
                       seed=0, # sampling seed
                       split='test', # the split used when `texts` is an LMData
                      ) -> ContinuationTask:
-    "Sample `n` non-overlapping passages; each gives a prompt of `prompt_len` words and a reference of the next `cont_len`."
-    if prompt_len < 1 or cont_len < 1 or n < 1: raise LLMBenchError(f"n={n}, prompt_len={prompt_len}, cont_len={cont_len}: each must be at least 1")
+    ("Sample `n` non-overlapping passages; each gives a prompt of `prompt_len` words and a reference of the next "
+     "`cont_len`.")
+    if prompt_len < 1 or cont_len < 1 or n < 1:
+        raise LLMBenchError(f"n={n}, prompt_len={prompt_len}, cont_len={cont_len}: each must be at least 1")
     L, spans, docs = prompt_len + cont_len, [], []
     for d, t in enumerate(_as_texts(texts, split)):
         w = [(m.start(), m.end()) for m in re.finditer(r'\S+', t)]
         docs.append((t, w))
         spans += [(d, k) for k in range(0, len(w) - L + 1, L)]
     if len(spans) < n:
-        raise LLMBenchError(f"n={n}: the {len(docs)} documents hold only {len(spans)} passages of {prompt_len}+{cont_len} words; "
+        raise LLMBenchError(f"n={n}: the {len(docs)} documents hold only {len(spans)} passages of "
+                            f"{prompt_len}+{cont_len} words; "
                             f"lower n, prompt_len or cont_len, or pass more text")
     pick = np.random.default_rng(seed).choice(len(spans), size=n, replace=False)
     prompts, refs, src = [], [], []
@@ -632,7 +670,8 @@ def score_continuations(hyps:list, # generated continuations, one per prompt (th
     "BLEU, chrF and memorisation measures (exact matches, matching word prefix) of continuations against references."
     refs = list(task.references if isinstance(task, ContinuationTask) else task)
     hyps = _check_hyps(hyps)
-    if len(hyps) != len(refs): raise LLMBenchError(f"hyps has {len(hyps)} continuations for {len(refs)} references; pass one per prompt")
+    if len(hyps) != len(refs):
+        raise LLMBenchError(f"hyps has {len(hyps)} continuations for {len(refs)} references; pass one per prompt")
     rw = [r.split() for r in refs]
     hw = [h.split()[:len(r)] if truncate else h.split() for h, r in zip(hyps, rw)]
     cut = [' '.join(w) for w in hw]

@@ -204,7 +204,7 @@ def save_figure(fig, # a matplotlib figure
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
     return atomic_write(Path(step_dir)/f'{name}.png', buf.getvalue())
 
-# %% ../nbs/00_core.ipynb #31ce2f41
+# %% ../nbs/00_core.ipynb #65cc7bd8
 import numbers
 
 def is_int(v) -> bool:
@@ -220,6 +220,7 @@ def median(xs) -> float:
     xs = sorted(xs)
     return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2 if xs else math.nan
 
+# %% ../nbs/00_core.ipynb #09f776e0
 @contextlib.contextmanager
 def eval_mode(model, # a torch module (anything without `.training` passes through)
              ):
@@ -230,13 +231,14 @@ def eval_mode(model, # a torch module (anything without `.training` passes throu
     finally:
         if was is not None: model.train(was)
 
-# %% ../nbs/00_core.ipynb #1fca32e9
+# %% ../nbs/00_core.ipynb #e734c43e
 def seed_everything(seed:int, # the seed for python, numpy and torch
                    ):
     "Seed `random`, `numpy` and `torch` (all devices)."
     import torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
+# %% ../nbs/00_core.ipynb #120695a2
 def get_device(spec='', # auto | cpu | cuda | cuda:N | mps; "" = settings `[train] device`
               ):
     "The torch device for `spec`; `auto` picks CUDA, then MPS, then CPU."
@@ -253,6 +255,7 @@ def get_device(spec='', # auto | cpu | cuda | cuda:N | mps; "" = settings `[trai
         raise LLMBenchError(f"device {spec!r}: CUDA is not available here; use auto or cpu")
     return d
 
+# %% ../nbs/00_core.ipynb #c4d89171
 def content_hash(*parts, # strings, bytes or paths-as-strings that define the content
                  n=16, # hex digits kept
                 ) -> str:

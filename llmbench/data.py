@@ -192,8 +192,7 @@ def _resolve_files(spec):
     for f in files:
         if f.suffix.lower() not in SUPPORTED_EXTS:
             raise LLMBenchError(f"{f}: unsupported extension {f.suffix or '(none)'!r}; supported: "
-                                f"{', '.join(SUPPORTED_EXTS)} "
-                                f"(rename plain text to .txt, or narrow the glob)")
+                                f"{', '.join(SUPPORTED_EXTS)} (rename plain text to .txt, or narrow the glob)")
     return list(dict.fromkeys(f.resolve() for f in files))  # each file once: symlinks and loops give it several names
 
 def _file_digest(path, chunk=1 << 24):
@@ -357,8 +356,7 @@ def _plan(corpus, split, seed):
         n_va, n_te = [max(1, round(U*f)) if f > 0 else 0 for f in fr[1:]]
         if U - n_va - n_te < 1:
             raise LLMBenchError(f"corpus {corpus.name!r}: only {U} distinct document(s), "
-                                f"too few for split {plan['split']!r}; "
-                                f"use split='tail:0.1' to cut the text instead")
+                                f"too few for split {plan['split']!r}; use split='tail:0.1' to cut the text instead")
         rank = np.empty(U, np.int64); rank[np.random.default_rng(seed).permutation(U)] = np.arange(U)
         code_u = np.where(rank < U - n_va - n_te, 0, np.where(rank < U - n_te, 1, 2)).astype(np.uint8)
         assign = np.full(len(nonempty), 255, np.uint8); assign[nonempty] = code_u[inv.ravel()]
@@ -647,10 +645,8 @@ def check_block_size(self, block_size:int, # context length of the model
     n = self.n_tokens(split)
     if n < block_size + 1:
         raise LLMBenchError(f"split {split!r} of corpus {self.meta['corpus']['name']!r} has {n:,} tokens, "
-                            "fewer than one window "
-                            f"(block_size={block_size} + 1); use block_size <= {max(n-1, 0)}, "
-                            "a larger corpus or a larger "
-                            f"{split} fraction (split=...)")
+                            f"fewer than one window (block_size={block_size} + 1); use block_size <= {max(n-1, 0)}, "
+                            f"a larger corpus or a larger {split} fraction (split=...)")
 
 @patch_to(LMData)
 def get_batch(self, split, # train | val | test
@@ -790,7 +786,7 @@ def _named(data, c):
     return data
 
 
-# %% ../nbs/01_data.ipynb #8f158d4f
+# %% ../nbs/01_data.ipynb #693b0a36
 DATA_RECORD = 'llmbench_data.json'
 
 def data_seed_arg(data_seed:int, # a `data_seed` parameter; -1 (or None) means settings.ini [data] seed
@@ -798,6 +794,7 @@ def data_seed_arg(data_seed:int, # a `data_seed` parameter; -1 (or None) means s
     "The `seed` argument of `prepare_data` for a `data_seed` parameter."
     return None if data_seed is None or data_seed < 0 else int(data_seed)
 
+# %% ../nbs/01_data.ipynb #0a3956dd
 def data_record(data, # an `LMData`
                ) -> dict:
     "The data block of prepared data, as a model trained on it records it."
@@ -827,10 +824,9 @@ def check_scoring_data(data, # the `LMData` a model is about to be scored on
     for k in keys:
         if mine[k] != record[k]:
             raise LLMBenchError(f"{what} was trained on {record['corpus']} with {k}={record[k]!r}, "
-                                "but it would be scored with "
-                                f"{k}={mine[k]!r}: its training documents can land in the {eval_split!r} split; "
-                                f"leave {k} "
-                                f"empty (it is read from the model) or pass {record[k]!r}")
+                                f"but it would be scored with {k}={mine[k]!r}: its training documents can land in the "
+                                f"{eval_split!r} split; leave {k} empty (it is read from the model) or pass "
+                                f"{record[k]!r}")
     if eval_split == 'train':
         raise LLMBenchError(f"eval_split='train': {what} was trained on that split of {record['corpus']}; "
                             "score 'val' or 'test'")

@@ -125,8 +125,7 @@ def fit_zipf(counts, # word -> count mapping, or a sequence of counts
     hi = len(f) if rank_max is None else min(int(rank_max), len(f))
     if hi - rank_min + 1 < 3:
         raise LLMBenchError(f"Zipf fit over ranks {rank_min}..{rank_max}: only {max(hi - rank_min + 1, 0)} of {len(f)} "
-                            "word types fall in it; "
-                            "use more documents (max_docs) or widen zipf_rank_min/zipf_rank_max")
+                            "word types fall in it; use more documents (max_docs) or widen zipf_rank_min/zipf_rank_max")
     r = np.arange(rank_min, hi + 1, dtype=float)
     a, b, r2 = _linfit(np.log(r), np.log(f[rank_min-1:hi]))
     return dict(exponent=-b, C=math.exp(a), r2=r2, rank_min=int(rank_min), rank_max=int(hi), n_types=len(f),
@@ -171,9 +170,8 @@ def fit_heaps(n, # word counts from `heaps_curve`
     n, v = np.asarray(n, float), np.asarray(v, float); m = n >= n_min
     if m.sum() < 3:
         raise LLMBenchError(f"Heaps fit: only {int(m.sum())} measured points have at least heaps_min_words={n_min} "
-                            "words "
-                            f"(the text has {int(n.max()) if len(n) else 0}); use more documents (max_docs) or lower "
-                            "heaps_min_words")
+                            f"words (the text has {int(n.max()) if len(n) else 0}); "
+                            "use more documents (max_docs) or lower heaps_min_words")
     a, b, r2 = _linfit(np.log(n[m]), np.log(v[m]))
     return dict(K=math.exp(a), beta=b, r2=r2, n_min=int(n[m].min()), n_max=int(n[m].max()), n_points=int(m.sum()))
 
@@ -193,7 +191,7 @@ def plot_heaps(n, # word counts
     ax.set(xlabel='words read n', ylabel='vocabulary V(n)', title=title); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/02_explore.ipynb #58117d37
+# %% ../nbs/02_explore.ipynb #00994242
 _CATS = {'N': 'number', 'P': 'punctuation', 'S': 'symbol', 'C': 'control'}
 
 def char_class(ch:str, # one character
@@ -208,6 +206,7 @@ def char_class(ch:str, # one character
     if cat in ('Cn', 'Co', 'Cs'): return 'other'
     return _CATS.get(cat[0], 'other')
 
+# %% ../nbs/02_explore.ipynb #65288eba
 def script_distribution(texts, # iterable of documents
                        ) -> dict[str, int]:
     "Character counts per script / category over `texts`, most frequent first."
@@ -363,7 +362,7 @@ def plot_doc_lengths(lengths:dict, # name (e.g. split) -> document lengths
     ax.set(xlabel=f'document length ({unit})', ylabel='documents', title='Document lengths'); ax.legend(fontsize=8)
     return fig
 
-# %% ../nbs/02_explore.ipynb #26325eb9
+# %% ../nbs/02_explore.ipynb #cfe9c24c
 def parse_specs(specs:str, # comma-separated tokenizer specs, e.g. "char,bpe:256"
                ) -> list[str]:
     "The tokenizer specs of a comma-separated string, stripped, duplicates removed."
@@ -373,6 +372,7 @@ def parse_specs(specs:str, # comma-separated tokenizer specs, e.g. "char,bpe:256
     if not out: raise LLMBenchError(f"tokenizers={specs!r}: no tokenizer spec; pass e.g. 'char,bpe:256'")
     return out
 
+# %% ../nbs/02_explore.ipynb #51f29da7
 def compare_tokenizers(tokenizers:dict, # spec -> tokenizer
                        texts, # the documents every tokenizer encodes
                       ) -> dict:
@@ -394,7 +394,7 @@ def plot_tokenizers(comparison:dict, # `compare_tokenizers(...)` result
     fig.tight_layout()
     return fig
 
-# %% ../nbs/02_explore.ipynb #bff5618e
+# %% ../nbs/02_explore.ipynb #a4c421ce
 def search_docs(texts:list, # the documents
                 query='', # text (or regular expression) to find; "" matches every document
                 regex=False, # treat `query` as a regular expression
@@ -409,6 +409,7 @@ def search_docs(texts:list, # the documents
         raise LLMBenchError(f"search {query!r}: not a valid regular expression ({e}); fix it or untick regex") from e
     return [i for i in idx if pat.search(texts[i])]
 
+# %% ../nbs/02_explore.ipynb #d20c4c4b
 def filter_length(texts:list, # the documents
                   min_chars=0, # shortest length kept
                   max_chars=None, # longest length kept (None = no limit)
@@ -418,6 +419,7 @@ def filter_length(texts:list, # the documents
     idx = range(len(texts)) if indices is None else indices
     return [i for i in idx if len(texts[i]) >= min_chars and (max_chars is None or len(texts[i]) <= max_chars)]
 
+# %% ../nbs/02_explore.ipynb #af537bdd
 def random_doc(indices, # candidate document indices
                seed=None, # seed, or a `random.Random` to draw from
               ) -> int|None:

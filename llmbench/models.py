@@ -321,8 +321,7 @@ def _check_right_padded(attention_mask, arch):
     m = attention_mask.bool()
     if (m[:, 1:] & ~m[:, :-1]).any():
         raise LLMBenchError(f"attention_mask: left padding is not supported by arch={arch!r} (it would change the "
-                            "state); "
-                            f"pad on the right, or run each sequence alone")
+                            "state); pad on the right, or run each sequence alone")
 
 # %% ../nbs/03_models.ipynb #b0593705
 @strict
@@ -426,8 +425,7 @@ def build_model(arch, # 'gpt' | 'lstm' | 'gru' | 'cnn' | 'hf:<id or path>' (pret
         emb = m.get_input_embeddings()
         if vocab_size and emb is not None and vocab_size > emb.num_embeddings:
             raise LLMBenchError(f"vocab_size={vocab_size}: larger than the {emb.num_embeddings} token embeddings of "
-                                f"{arch}; "
-                                f"use that model's own tokenizer (tokenizer='{arch}')")
+                                f"{arch}; use that model's own tokenizer (tokenizer='{arch}')")
         return m
     tok = {k: kw.pop(k, None) for k in sorted(_TOKENS)}
     if arch == 'gpt':
@@ -489,7 +487,7 @@ def load_model(path_or_spec, # a folder written by `save_pretrained`, or 'hf:<id
     cls = {'gpt': GPT, 'lstm': RNNLM, 'gru': RNNLM, 'cnn': CNNLM}.get(arch, AutoModelForCausalLM)
     return cls.from_pretrained(p, **kw)
 
-# %% ../nbs/03_models.ipynb #678b10a6
+# %% ../nbs/03_models.ipynb #d3f1df67
 def _embedding_weights(model):
     "Input/position embedding tables and the output (vocabulary) matrix, by id."
     ws = {id(m.weight): m.weight for m in model.modules() if isinstance(m, nn.Embedding)}
@@ -506,6 +504,7 @@ def count_params(model, # any torch model
     if not embeddings: n -= sum(w.numel() for i, w in _embedding_weights(model).items() if i in ps)
     return n
 
+# %% ../nbs/03_models.ipynb #d6920b34
 def _arch(model): return getattr(getattr(model, 'config', None), 'llmbench_arch', None) or 'hf'
 
 def context_length(model, # a model built or loaded by this module, or any HF causal LM
@@ -538,6 +537,7 @@ def receptive_field(model) -> int|None:
     if _arch(model) == 'cnn': return cnn_receptive_field(model.config.kernel_size, model.config.dilations)
     return context_length(model)
 
+# %% ../nbs/03_models.ipynb #7b220875
 def flops_per_token(model, # a model built or loaded by this module, or any HF causal LM
                     seq_len=None, # sequence length for the attention term (default: context_length)
                    ) -> int:

@@ -17,7 +17,7 @@ __all__ = ['PRESETS', 'SCALES', 'nbs_dir', 'list_notebooks', 'find_notebook', 'p
            'clean_kernel_sockets', 'IPCKernelManager', 'run_notebook', 'write_report', 'RunInterrupted',
            'usable_run_dir', 'run', 'describe']
 
-# %% ../nbs/00a_runner.ipynb #914eb5ab
+# %% ../nbs/00a_runner.ipynb #a85b5f53
 _nb_re = re.compile(r'^\d+[a-z]?_.+\.ipynb$')
 
 def nbs_dir(path=None, # a notebooks folder (default: settings `[paths] nbs_dir`)
@@ -34,6 +34,7 @@ def list_notebooks(path=None, # notebooks folder
     "The pipeline notebooks (`NN_name.ipynb`) in run order."
     return sorted(p for p in nbs_dir(path).iterdir() if _nb_re.match(p.name))
 
+# %% ../nbs/00a_runner.ipynb #8f0bf4ec
 def find_notebook(name, # a stem (`01_data`), its number (`01`), its name (`data`) or a path
                   path=None, # notebooks folder
                  ) -> Path:
@@ -47,7 +48,7 @@ def find_notebook(name, # a stem (`01_data`), its number (`01`), its name (`data
         if len(hits) == 1: return hits[0]
     raise LLMBenchError(f"notebook {name!r}: not found; choose one of {', '.join(q.stem for q in nbs)}")
 
-# %% ../nbs/00a_runner.ipynb #1a81b3d4
+# %% ../nbs/00a_runner.ipynb #ce6bfa02
 import ast, io, tokenize
 
 def _params_source(nb):
@@ -65,6 +66,7 @@ def param_range(help, # a parameter's comment, e.g. "peak learning rate, in (0, 
     m = _range_re.search(help or '')
     return (float(m[2]), float(m[3]), m[1] == '[', m[4] == ']') if m else None
 
+# %% ../nbs/00a_runner.ipynb #eb91898b
 def notebook_params(nb, # notebook path
                    ) -> dict:
     "`{name: {'type', 'default', 'help', 'range'}}` of the notebook's `parameters` cell, read with `ast`."

@@ -411,7 +411,7 @@ def toxicity_audit(m:Audited, # the model under audit
                       most_toxic=[dict(prompt=prompts[i]['text'], continuation=conts[i][int(sc[i].argmax())],
                                        toxicity=float(sc[i].max())) for i in worst], _scores=sc, _conts=conts)
 
-# %% ../nbs/10_audit.ipynb #bb8482e1
+# %% ../nbs/10_audit.ipynb #21d47dd8
 def passages(texts, # documents
              n_chars=80, # characters per passage
              max_passages=2000, # passages kept at most (0: all)
@@ -428,6 +428,7 @@ def passages(texts, # documents
             if max_passages and len(out) >= max_passages: return out
     return out
 
+# %% ../nbs/10_audit.ipynb #8e8c0091
 def corpus_toxicity(texts, # documents of the training corpus
                     clf:Classifier, # the toxicity classifier
                     n_chars=80, # passage length in characters
@@ -642,7 +643,7 @@ def pii_summary(texts, # texts to scan
                 rate_ci95=_boot(has, np.mean, n_boot, seed) if len(has) else [0.0, 0.0], counts=counts,
                 examples=[(k, mask(s)) for h in hits for k, s in h][:5])
 
-# %% ../nbs/10_audit.ipynb #ecdd125b
+# %% ../nbs/10_audit.ipynb #0f690556
 def make_canaries(reps=(1, 4, 16), # insertions of each canary
                   n_digits=6, # digits of each secret
                   seed=0, # seed of the secrets
@@ -672,6 +673,7 @@ def insert_canaries(texts:list[str], # training documents
         for j in rng.choice(n, c['reps'], replace=False): docs[j] = docs[j] + '\n' + c['text'] + '\n'
     return docs
 
+# %% ../nbs/10_audit.ipynb #3d28fa50
 def exposure(model, # a causal LM
              tokenizer, # its tokenizer
              canary:dict, # a `make_canaries` row
@@ -807,7 +809,7 @@ def audit_table(r:dict, # an `audit_model` result
     return '| gate | value | threshold | verdict |\n|---|---|---|---|\n' + '\n'.join(
         f"| {g} | {f(v['value'])} | {v['threshold']:g} | {v['verdict']} |" for g, v in r['gates'].items())
 
-# %% ../nbs/10_audit.ipynb #5eaf2ac4
+# %% ../nbs/10_audit.ipynb #8b82aaa2
 def _html(r, png):
     import base64, html
     t = r['toxicity']['overall']; e = html.escape
@@ -836,6 +838,7 @@ def audit_dir(spec, # a model spec
     name = re.sub(r'[^A-Za-z0-9._-]+', '_', last).strip('_') or 'model'
     return get_settings().path('runs_dir')/'audits'/name
 
+# %% ../nbs/10_audit.ipynb #cd41d8e4
 def audit_model(spec, # checkpoint folder, run directory, hf:<id or path> or openai:<base_url>[#<model>]
                 out, # folder for audit.json, audit.html and audit.png
                 classifier='', # toxicity classifier spec (empty: settings [audit] classifier)

@@ -73,7 +73,7 @@ def score_interval(metric:str, # 'bleu' or 'chrf'
                  interval='percentile bootstrap over segments')
     return d
 
-# %% ../nbs/08a_evaluate.ipynb #e0a76412
+# %% ../nbs/08a_evaluate.ipynb #7b6675fe
 def cut_to_reference(hyps:list[str], # generated continuations
                      refs:list[str], # reference continuations
                     ) -> list[str]:
@@ -81,6 +81,7 @@ def cut_to_reference(hyps:list[str], # generated continuations
      "them).")
     return [' '.join(h.split()[:len(r.split())]) for h, r in zip(hyps, refs)]
 
+# %% ../nbs/08a_evaluate.ipynb #b58d76ab
 def evaluate_checkpoint(path, # a checkpoint folder (tokenizer beside the weights)
                         texts:list[str], # held-out documents for perplexity
                         task, # a `llmbench.metrics.ContinuationTask` cut from held-out documents

@@ -302,7 +302,7 @@ class ChatData:
         self.check_block_size(block_size, split); X, Y = self.rows[split]
         for b in range(0, len(X), batch_size): yield X[b:b + batch_size], Y[b:b + batch_size]
 
-# %% ../nbs/09_finetune.ipynb #a3a1f927
+# %% ../nbs/09_finetune.ipynb #b41e2b69
 LORA_TARGETS = {'gpt': ('c_attn', 'c_proj', 'c_fc'), 'cnn': ('proj',), 'lstm': (), 'gru': ()}
 ADAPTER = 'default'
 
@@ -316,6 +316,7 @@ def parse_method(spec:str, # full | freeze:<k> | lora, optionally +replay; or sc
     if kind == 'scratch' and rep: raise LLMBenchError(f"method {spec!r}: scratch has no base domain to replay")
     return dict(name=s, kind=kind, k=k, replay=rep)
 
+# %% ../nbs/09_finetune.ipynb #5ab8f893
 def layer_stack(model) -> list:
     "The model's blocks, bottom first, each as a list of its parameters (gpt, cnn, lstm/gru layers, HF decoders)."
     arch = getattr(model.config, 'llmbench_arch', None)

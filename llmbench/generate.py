@@ -69,12 +69,13 @@ def logits_processors(temperature=1.0, # 0 = greedy (no warpers)
         if top_p < 1: ps.append(TopPLogitsWarper(float(top_p)))
     return ps
 
-# %% ../nbs/08_generate.ipynb #aabd6016
+# %% ../nbs/08_generate.ipynb #e6432431
 def context_window(model, # a model following the llmbench contract, or any HF causal LM
                   ) -> int|None:
     "Tokens the model attends to at once; None when unbounded (recurrent models)."
     return context_length(model)
 
+# %% ../nbs/08_generate.ipynb #3e453172
 def window_keep(ctx:int, # the context window
                ) -> int:
     "Tokens kept when generation fills the window: the newest three quarters (the window then slides by a quarter)."
@@ -296,7 +297,7 @@ def generate(model, # a model of the llmbench contract, an HF causal LM, or 'ope
     out = [r.g for r in rows]
     return out[0] if single else out
 
-# %% ../nbs/08_generate.ipynb #b2f3b5d9
+# %% ../nbs/08_generate.ipynb #80698791
 @dataclass
 class Delta:
     "A piece of streamed text; the last one carries the finish reason."
@@ -314,6 +315,7 @@ def _emittable(text, stops):
             if text.endswith(s[:k], 0, n): hold = max(hold, k); break
     return n - hold
 
+# %% ../nbs/08_generate.ipynb #112f8943
 def stream(model, # a model of the llmbench contract, an HF causal LM, or 'openai:<base_url>[#<model>]'
            tokenizer, # its `transformers` tokenizer
            prompt:str, # the prompt ("" starts from the BOS/EOS token)

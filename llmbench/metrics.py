@@ -20,7 +20,7 @@ __all__ = ['count_words', 'count_bytes', 'PerplexityResult', 'bootstrap_ci', 'en
            'model_context_length', 'perplexity', 'evaluate_style_perplexity', 'ref_streams_of', 'bleu', 'chrf',
            'paired_test', 'ContinuationTask', 'continuation_task', 'score_continuations']
 
-# %% ../nbs/07_metrics.ipynb #520d3937
+# %% ../nbs/07_metrics.ipynb #d8aca19f
 _WS = re.compile(r'\s+')
 
 def count_words(text:str, # one document
@@ -28,6 +28,7 @@ def count_words(text:str, # one document
     "Words as lm-eval counts them, `len(re.split(r'\\s+', text))`, without building the list."
     return sum(1 for _ in _WS.finditer(text)) + 1
 
+# %% ../nbs/07_metrics.ipynb #318ed4da
 def count_bytes(text:str, # one document
                ) -> int:
     "UTF-8 bytes of `text`."
@@ -498,9 +499,8 @@ def ref_streams_of(hyps:list, # the hypotheses, one per segment
     if len(refs) != n:
         if refs and all(isinstance(r, (list, tuple)) and len(r) == n for r in refs):
             raise LLMBenchError(f"refs has {len(refs)} entries of {n} references each for {n} hypotheses: "
-                                "that is sacrebleu's stream "
-                                "orientation (refs[k][i]); pass ref_streams=refs, or refs per hypothesis (refs[i] = "
-                                "the references of hyps[i])")
+                                "that is sacrebleu's stream orientation (refs[k][i]); pass ref_streams=refs, "
+                                "or refs per hypothesis (refs[i] = the references of hyps[i])")
         raise LLMBenchError(f"refs has {len(refs)} entries for {n} hypotheses; pass one reference (or a list of "
                             "references) per hypothesis")
     per = []
@@ -651,8 +651,7 @@ def continuation_task(texts, # documents (a list, a Corpus, an LMData or an iter
         spans += [(d, k) for k in range(0, len(w) - L + 1, L)]
     if len(spans) < n:
         raise LLMBenchError(f"n={n}: the {len(docs)} documents hold only {len(spans)} passages of "
-                            f"{prompt_len}+{cont_len} words; "
-                            f"lower n, prompt_len or cont_len, or pass more text")
+                            f"{prompt_len}+{cont_len} words; lower n, prompt_len or cont_len, or pass more text")
     pick = np.random.default_rng(seed).choice(len(spans), size=n, replace=False)
     prompts, refs, src = [], [], []
     for i in sorted(pick.tolist()):

@@ -20,25 +20,33 @@ class NGramLM:
     "Count-based n-gram LM over token ids with interpolated Kneser-Ney smoothing (one discount per order)."
     def __init__(self, order:int=3, # n: the model conditions on the previous n-1 tokens
                  vocab_size:int=0, # V: token ids are 0..V-1
-                 discount:float|None=None, # absolute discount for every order; None = n1/(n1+2·n2) per order, clipped to [0.05, 0.95]
+                 discount:float|None=None, # fixed discount; None = n1/(n1+2·n2) per order, clipped to [0.05, 0.95]
                 ):
-        if not (isinstance(order, (int, np.integer)) and order >= 1): raise LLMBenchError(f"ngram order={order!r}: must be an integer >= 1, e.g. 3")
-        if not (isinstance(vocab_size, (int, np.integer)) and vocab_size >= 2): raise LLMBenchError(f"ngram vocab_size={vocab_size!r}: must be an integer >= 2; pass LMData.vocab_size")
-        if vocab_size ** order >= 2**62: raise LLMBenchError(f"ngram order={order} with vocab_size={vocab_size}: n-gram keys overflow 64 bits; lower ngram_order")
-        if discount is not None and not 0 < discount < 1: raise LLMBenchError(f"ngram discount={discount!r}: must be in (0, 1), or None to estimate it")
+        if not (isinstance(order, (int, np.integer)) and order >= 1):
+            raise LLMBenchError(f"ngram order={order!r}: must be an integer >= 1, e.g. 3")
+        if not (isinstance(vocab_size, (int, np.integer)) and vocab_size >= 2):
+            raise LLMBenchError(f"ngram vocab_size={vocab_size!r}: must be an integer >= 2; pass LMData.vocab_size")
+        if vocab_size ** order >= 2**62:
+            raise LLMBenchError(f"ngram order={order} with vocab_size={vocab_size}: n-gram keys overflow 64 bits; "
+                                "lower ngram_order")
+        if discount is not None and not 0 < discount < 1:
+            raise LLMBenchError(f"ngram discount={discount!r}: must be in (0, 1), or None to estimate it")
         self.order, self.V, self.fixed_discount = int(order), int(vocab_size), discount
 
     def _check(self, toks, what):
         t = np.asarray(toks, dtype=np.int64).ravel()
         if t.size and (t.min() < 0 or t.max() >= self.V):
-            raise LLMBenchError(f"{what}: token ids must lie in [0, {self.V}) but span [{t.min()}, {t.max()}]; pass the tokenizer's vocab_size")
+            raise LLMBenchError(f"{what}: token ids must lie in [0, {self.V}) but span [{t.min()}, {t.max()}]; "
+                                "pass the tokenizer's vocab_size")
         return t
 
     def fit(self, tokens, # 1-D array of training token ids
            ) -> NGramLM:
         "Count k-grams (k ≤ order): raw counts at the top order, continuation counts N1+(•g) below."
         t = self._check(tokens, 'ngram fit tokens')
-        if t.size < self.order + 1: raise LLMBenchError(f"ngram fit: {t.size} tokens is too few for order={self.order}; give more training tokens")
+        if t.size < self.order + 1:
+            raise LLMBenchError(f"ngram fit: {t.size} tokens is too few for order={self.order}; "
+                                "give more training tokens")
         V, n = self.V, self.order
         keys = [None, t]  # keys[k][i]: the k-gram starting at position i, as a base-V number
         for k in range(2, n + 1): keys.append(keys[k-1][:-1] * V + t[k-1:])
@@ -47,7 +55,8 @@ class NGramLM:
             if k == n: g, c = np.unique(keys[k], return_counts=True)
             else: g, c = np.unique(np.unique(keys[k+1]) % V**k, return_counts=True)
             n1, n2 = int((c == 1).sum()), int((c == 2).sum())
-            self.D[k] = self.fixed_discount if self.fixed_discount is not None else float(np.clip(n1 / max(n1 + 2*n2, 1), 0.05, 0.95))
+            self.D[k] = (self.fixed_discount if self.fixed_discount is not None
+                         else float(np.clip(n1 / max(n1 + 2*n2, 1), 0.05, 0.95)))
             h, inv = np.unique(g // V, return_inverse=True)  # the (k-1)-token contexts
             self.grams[k] = (g, c.astype(np.float64))
             self.ctx[k] = (h, np.bincount(inv, weights=c), np.bincount(inv).astype(np.float64))  # c(h), N1+(h •)
@@ -114,7 +123,8 @@ def logprobs(self:NGramLM, tokens, # 1-D array of token ids
 def cross_entropy(self:NGramLM, tokens, # 1-D array of token ids, e.g. `LMData.tokens('val')`
                  ) -> float:
     "Mean negative log-likelihood in nats per predicted token (the unit of the neural models' loss)."
-    if len(tokens) < 2: raise LLMBenchError(f"ngram cross_entropy: {len(tokens)} tokens; need at least 2 to predict one")
+    if len(tokens) < 2:
+        raise LLMBenchError(f"ngram cross_entropy: {len(tokens)} tokens; need at least 2 to predict one")
     return float(-self.logprobs(tokens).mean())
 
 # %% ../nbs/05_architectures.ipynb #a18f96c8
@@ -137,7 +147,9 @@ def bits_per_byte(loss:float, # cross-entropy in nats per token
                   n_bytes:int, # UTF-8 bytes of that split's text, `LMData.n_bytes('val')`
                  ) -> float:
     "Bits per UTF-8 byte from a loss in nats per token."
-    if not (n_tokens > 0 and n_bytes > 0): raise LLMBenchError(f"bits_per_byte: n_tokens={n_tokens!r} and n_bytes={n_bytes!r} must be > 0; pass LMData.n_tokens('val') and LMData.n_bytes('val')")
+    if not (n_tokens > 0 and n_bytes > 0):
+        raise LLMBenchError(f"bits_per_byte: n_tokens={n_tokens!r} and n_bytes={n_bytes!r} must be > 0; "
+                            "pass LMData.n_tokens('val') and LMData.n_bytes('val')")
     return float(loss) * n_tokens / n_bytes / math.log(2)
 
 # %% ../nbs/05_architectures.ipynb #ddc423ef
@@ -158,7 +170,8 @@ def study_table(records:list, # run records
         rows.append(dict(name=r['name'], arch=r['arch'], budget=r['budget'], params=r.get('params'),
                          steps=r.get('steps'), seconds=r.get('seconds'), tokens=r.get('tokens'),
                          tokens_per_s=r.get('tokens_per_s'), mfu=r.get('mfu'), train_flops=r.get('train_flops'),
-                         val_loss=loss, perplexity=math.exp(min(loss, 700.0)), bits_per_byte=bits_per_byte(loss, n_tokens, n_bytes)))
+                         val_loss=loss, perplexity=math.exp(min(loss, 700.0)),
+                         bits_per_byte=bits_per_byte(loss, n_tokens, n_bytes)))
     return pd.DataFrame(rows)
 
 # %% ../nbs/05_architectures.ipynb #d34dbdd4
@@ -168,8 +181,11 @@ def _ranked(table, budget):
 def _between(name, loss, orders):
     "Where `loss` falls among n-gram orders [(arch, loss), ...] sorted by order."
     worse = [o for o in orders if o[1] > loss]; better = [o for o in orders if o[1] <= loss]
-    if not better: return f"{name} ({loss:.3f}) beats every n-gram order fitted (best {orders[-1][0]} {orders[-1][1]:.3f})"
-    if not worse: return f"{name} ({loss:.3f}) is worse than every n-gram order fitted, {orders[0][0]} ({orders[0][1]:.3f}) included"
+    if not better:
+        return f"{name} ({loss:.3f}) beats every n-gram order fitted (best {orders[-1][0]} {orders[-1][1]:.3f})"
+    if not worse:
+        return (f"{name} ({loss:.3f}) is worse than every n-gram order fitted, "
+                f"{orders[0][0]} ({orders[0][1]:.3f}) included")
     lo, hi = worse[-1], better[0]
     return f"{name} ({loss:.3f}) sits between {lo[0]} ({lo[1]:.3f}) and {hi[0]} ({hi[1]:.3f})"
 
@@ -187,21 +203,27 @@ def arch_conclusions(table, # `study_table` rows; n-gram rows have budget 'floor
                    + " (validation loss, nats/token; lower is better).")
         if len(d) > 1:
             gap = d.val_loss.iloc[1] - d.val_loss.iloc[0]
-            out.append(f"  {d.arch.iloc[0]} leads {d.arch.iloc[1]} by {gap:.3f} nats/token ({d.bits_per_byte.iloc[1] - d.bits_per_byte.iloc[0]:.3f} bits/byte)"
+            out.append(f"  {d.arch.iloc[0]} leads {d.arch.iloc[1]} by {gap:.3f} nats/token "
+                       f"({d.bits_per_byte.iloc[1] - d.bits_per_byte.iloc[0]:.3f} bits/byte)"
                        + (f", below the {margin:.3f} tie margin: call it a tie." if gap < margin else "."))
         if len(floor):
-            f = floor.iloc[0]; beat = list(d.arch[d.val_loss < f.val_loss - margin]); miss = [a for a in d.arch if a not in beat]
+            f = floor.iloc[0]
+            beat = list(d.arch[d.val_loss < f.val_loss - margin])
+            miss = [a for a in d.arch if a not in beat]
             out.append(f"  {len(beat)} of {len(d)} beat the {f.arch} floor ({f.val_loss:.3f})"
                        + (f": {', '.join(beat)}" if beat else "") + (f"; not: {', '.join(miss)}." if miss else "."))
         if orders and len(d) and np.isfinite(d.val_loss.iloc[0]):
-            out.append("  " + _between(d.arch.iloc[0], d.val_loss.iloc[0], [(o['arch'], o['val_loss']) for o in orders]) + " in validation loss.")
+            out.append("  " + _between(d.arch.iloc[0], d.val_loss.iloc[0], [(o['arch'], o['val_loss']) for o in orders])
+                       + " in validation loss.")
         if d.tokens_per_s.notna().any():
             t = d.sort_values('tokens_per_s', ascending=False)
-            out.append(f"  Throughput: " + ", ".join(f"{r.arch} {r.tokens_per_s:,.0f}" for r in t.itertuples()) + " tokens/s.")
+            out.append(f"  Throughput: " + ", ".join(f"{r.arch} {r.tokens_per_s:,.0f}" for r in t.itertuples())
+                       + " tokens/s.")
     if len(rankings) > 1:
         same = len({tuple(r) for r in rankings.values()}) == 1
         out.append("The ranking is the same under every budget." if same else
-                   "The ranking changes with the budget: " + "; ".join(f"{b}: {' < '.join(r)}" for b, r in rankings.items()) + ".")
+                   "The ranking changes with the budget: "
+                   + "; ".join(f"{b}: {' < '.join(r)}" for b, r in rankings.items()) + ".")
     return out
 
 # %% ../nbs/05_architectures.ipynb #2e1a88ae
@@ -218,7 +240,8 @@ def plot_curves(records:list, # run records (with `curve`)
     for r in records:
         c = r['curve']; ax.plot(c[x], c['val_loss'], marker='.', label=f"{r['arch']} ({r['params']:,} params)")
     if floor is not None: ax.axhline(floor['val_loss'], ls='--', c='gray', label=floor['arch'])
-    ax.set_xlabel('training steps' if x == 'step' else 'wall-clock seconds'); ax.set_ylabel('validation loss (nats/token)')
+    ax.set_xlabel('training steps' if x == 'step' else 'wall-clock seconds')
+    ax.set_ylabel('validation loss (nats/token)')
     ax.set_title(title); ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax
 
@@ -253,15 +276,20 @@ def budget_plan(budgets:list, # any of 'params', 'seconds', 'flops'
                ) -> list[dict]:
     "The training limits of every (budget, arch) run, with what is matched, stated."
     bad = [b for b in budgets if b not in ('params', 'seconds', 'flops')]
-    if bad or not budgets: raise LLMBenchError(f"budgets={budgets!r}: use a non-empty list of 'params', 'seconds', 'flops'")
+    if bad or not budgets:
+        raise LLMBenchError(f"budgets={budgets!r}: use a non-empty list of 'params', 'seconds', 'flops'")
     if not archs: raise LLMBenchError("archs=[]: list at least one architecture, e.g. ['gpt', 'lstm']")
-    if 'seconds' in budgets and not max_seconds > 0: raise LLMBenchError(f"max_seconds={max_seconds!r}: the 'seconds' budget needs a time > 0")
+    if 'seconds' in budgets and not max_seconds > 0:
+        raise LLMBenchError(f"max_seconds={max_seconds!r}: the 'seconds' budget needs a time > 0")
     if max_steps < 1: raise LLMBenchError(f"max_steps={max_steps!r}: must be >= 1")
     plan, ref = [], archs[0]
     for b in budgets:
         for a in archs:
-            if b == 'params': p = dict(max_steps=max_steps, max_seconds=0.0, matched=f"{max_steps} steps, {max_steps * tokens_per_step:,} tokens")
-            elif b == 'seconds': p = dict(max_steps=0, max_seconds=float(max_seconds), matched=f"{max_seconds:g} s of training")
+            if b == 'params':
+                p = dict(max_steps=max_steps, max_seconds=0.0,
+                         matched=f"{max_steps} steps, {max_steps * tokens_per_step:,} tokens")
+            elif b == 'seconds':
+                p = dict(max_steps=0, max_seconds=float(max_seconds), matched=f"{max_seconds:g} s of training")
             else:
                 total = max_steps * tokens_per_step * flops_per_token[ref]
                 p = dict(max_steps=max(1, round(total / (tokens_per_step * flops_per_token[a]))), max_seconds=0.0,
@@ -279,7 +307,9 @@ def ngram_floor(data, # an `LMData`
     train, held = data.tokens('train'), data.tokens(split)
     recs, lm = [], None
     for k in range(1, order + 1):
-        t0 = time.perf_counter(); lm = NGramLM(k, data.vocab_size, discount).fit(train); fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        lm = NGramLM(k, data.vocab_size, discount).fit(train)
+        fit_s = time.perf_counter() - t0
         recs.append(dict(name=f'ngram-{k}', arch=f'ngram-{k}', budget='floor', params=lm.n_entries, seconds=fit_s,
                          tokens=int(len(train)), val_loss=lm.cross_entropy(held), smoothing='interpolated Kneser-Ney',
                          discounts={int(j): d for j, d in lm.D.items()}))
@@ -296,8 +326,11 @@ def run_record(result, # a `llmbench.train.TrainResult`
     val = [r for r in h if 'val_loss' in r]; trn = [r for r in h if 'train_loss' in r]
     secs = result.tokens / result.train_tokens_per_s if result.train_tokens_per_s else 0.0
     return dict(name=f'{arch}/{budget}', arch=arch, budget=budget, matched=matched, params=int(result.params),
-                steps=int(result.steps), seconds=secs, tokens=int(result.tokens), tokens_per_s=result.train_tokens_per_s,
-                flops_per_token=result.flops_per_token, train_flops=result.flops_per_token * result.tokens, mfu=result.mfu,
-                val_loss=result.val_loss, best_eval_loss=result.best_val_loss, stopped=result.stopped,
-                curve=dict(step=[r['step'] for r in val], seconds=[r['time_s'] for r in val], val_loss=[r['val_loss'] for r in val]),
-                train_curve=dict(step=[r['step'] for r in trn], seconds=[r['time_s'] for r in trn], train_loss=[r['train_loss'] for r in trn]))
+                steps=int(result.steps), seconds=secs, tokens=int(result.tokens),
+                tokens_per_s=result.train_tokens_per_s,
+                flops_per_token=result.flops_per_token, train_flops=result.flops_per_token * result.tokens,
+                mfu=result.mfu, val_loss=result.val_loss, best_eval_loss=result.best_val_loss, stopped=result.stopped,
+                curve=dict(step=[r['step'] for r in val], seconds=[r['time_s'] for r in val],
+                           val_loss=[r['val_loss'] for r in val]),
+                train_curve=dict(step=[r['step'] for r in trn], seconds=[r['time_s'] for r in trn],
+                                 train_loss=[r['train_loss'] for r in trn]))

@@ -20,8 +20,10 @@ def log_grid(lo:float, # smallest learning rate
              n:int, # number of rates
             ) -> list[float]:
     "`n` rates evenly spaced in log between `lo` and `hi` (their geometric mean when n is 1)."
-    if not (isinstance(n, (int, np.integer)) and n >= 1): raise LLMBenchError(f"n_lr={n!r}: the grid needs an integer number of rates >= 1")
-    if not (0 < lo <= hi): raise LLMBenchError(f"learning-rate range [{lo!r}, {hi!r}]: need 0 < low <= high, e.g. [1e-3, 1e-1]")
+    if not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise LLMBenchError(f"n_lr={n!r}: the grid needs an integer number of rates >= 1")
+    if not (0 < lo <= hi):
+        raise LLMBenchError(f"learning-rate range [{lo!r}, {hi!r}]: need 0 < low <= high, e.g. [1e-3, 1e-1]")
     if n == 1: return [float(math.sqrt(lo * hi))]
     return [float(x) for x in np.geomspace(lo, hi, n)]
 
@@ -31,11 +33,13 @@ def lr_grids(optimizers:list, # optimizer names, e.g. ['sgd', 'adam']
             ) -> dict:
     "Each optimizer's own log grid of learning rates."
     missing = [o for o in optimizers if o not in lr_ranges]
-    if missing: raise LLMBenchError(f"lr_ranges: no [low, high] for {', '.join(missing)}; add e.g. {missing[0]}: [1e-3, 1e-1]")
+    if missing:
+        raise LLMBenchError(f"lr_ranges: no [low, high] for {', '.join(missing)}; add e.g. {missing[0]}: [1e-3, 1e-1]")
     out = {}
     for o in optimizers:
         r = lr_ranges[o]
-        if not (isinstance(r, (list, tuple)) and len(r) == 2): raise LLMBenchError(f"lr_ranges[{o!r}]={r!r}: give [low, high]")
+        if not (isinstance(r, (list, tuple)) and len(r) == 2):
+            raise LLMBenchError(f"lr_ranges[{o!r}]={r!r}: give [low, high]")
         out[o] = log_grid(float(r[0]), float(r[1]), n_lr)
     return out
 
@@ -47,14 +51,16 @@ def _finite(x):
 
 def sweep_summary(runs:list, # run records
                  ):
-    "Per (optimizer, lr): seeds, mean/std/min/max over seeds of the final validation loss, best periodic eval, diverged runs."
+    ("Per (optimizer, lr): seeds, mean/std/min/max over seeds of the final validation loss, best periodic eval, "
+     "diverged runs.")
     import pandas as pd
     if not runs: raise LLMBenchError("sweep_summary: no runs; train at least one (optimizer, lr, seed)")
     df = pd.DataFrame([dict(optimizer=r['optimizer'], lr=float(r['lr']), seed=r['seed'], val=_finite(r['val_loss']),
                             best=_finite(r.get('best_eval_loss'))) for r in runs])
     def std(s): return float(s.std(ddof=1)) if len(s) > 1 and np.isfinite(s).all() else math.nan
     out = df.groupby(['optimizer', 'lr'], sort=False).agg(
-        seeds=('seed', 'nunique'), val_mean=('val', 'mean'), val_std=('val', std), val_min=('val', 'min'), val_max=('val', 'max'),
+        seeds=('seed', 'nunique'), val_mean=('val', 'mean'), val_std=('val', std), val_min=('val', 'min'),
+        val_max=('val', 'max'),
         best_eval_mean=('best', 'mean'), diverged=('val', lambda s: int(np.isinf(s).sum()))).reset_index()
     order = {o: i for i, o in enumerate(dict.fromkeys(df.optimizer))}  # optimizers in the order given, rates ascending
     return out.assign(_o=out.optimizer.map(order)).sort_values(['_o', 'lr']).drop(columns='_o').reset_index(drop=True)
@@ -68,8 +74,10 @@ def best_rates(summary, # `sweep_summary` rows
     for o, d in summary.groupby('optimizer', sort=False):
         r = d.loc[d.val_mean.idxmin()] if np.isfinite(d.val_mean).any() else d.iloc[0]
         grid = sorted(grids[o]) if grids and o in grids else sorted(d.lr)
-        edge = ('low' if math.isclose(r.lr, grid[0]) else 'high' if math.isclose(r.lr, grid[-1]) else '') if len(grid) > 1 else ''
-        rows.append(dict(optimizer=o, lr=r.lr, val_mean=r.val_mean, val_std=r.val_std, val_min=r.val_min, val_max=r.val_max,
+        edge = ('low' if math.isclose(r.lr, grid[0]) else 'high' if math.isclose(r.lr, grid[-1])
+                else '') if len(grid) > 1 else ''
+        rows.append(dict(optimizer=o, lr=r.lr, val_mean=r.val_mean, val_std=r.val_std, val_min=r.val_min,
+                         val_max=r.val_max,
                          best_eval_mean=r.best_eval_mean, seeds=r.seeds, edge=edge, rates_tried=len(d),
                          diverged_rates=int((d.diverged > 0).sum())))
     return pd.DataFrame(rows)
@@ -92,36 +100,43 @@ def speed_table(runs:list, # run records
     import pandas as pd
     rows = []
     for b in best.itertuples():
-        rs = [r for r in runs if r['optimizer'] == b.optimizer and math.isclose(float(r['lr']), b.lr) and r.get('curve')]
+        rs = [r for r in runs if r['optimizer'] == b.optimizer and math.isclose(float(r['lr']), b.lr)
+              and r.get('curve')]
         st = [steps_to_target(r['curve']['step'], r['curve']['val_loss'], target) for r in rs]
         ok = [s for s in st if s is not None]
-        rows.append(dict(optimizer=b.optimizer, lr=b.lr, target=target, steps_per_seed=st, reached=len(ok), seeds=len(st),
-                         mean_steps=float(np.mean(ok)) if ok else math.nan))
+        rows.append(dict(optimizer=b.optimizer, lr=b.lr, target=target, steps_per_seed=st, reached=len(ok),
+                         seeds=len(st), mean_steps=float(np.mean(ok)) if ok else math.nan))
     return pd.DataFrame(rows)
 
 # %% ../nbs/06_optimizers.ipynb #f4c8dc78
 def optimizer_conclusions(best, # `best_rates` rows
                           speed=None, # `speed_table` rows
                          ) -> list[str]:
-    "Sentences computed from the sweep: ranking at each optimizer's best rate, gaps against the seed spread, grid edges, speed."
+    ("Sentences computed from the sweep: ranking at each optimizer's best rate, gaps against the seed spread, "
+     "grid edges, speed.")
     d = best.sort_values('val_mean', kind='stable')
     spread = lambda r: f" ± {r.val_std:.3f}" if r.val_std == r.val_std else ''
-    out = ["At each optimizer's best rate: " + " < ".join(f"{r.optimizer} {r.val_mean:.3f}{spread(r)} (lr {r.lr:.3g})" for r in d.itertuples())
+    out = ["At each optimizer's best rate: "
+           + " < ".join(f"{r.optimizer} {r.val_mean:.3f}{spread(r)} (lr {r.lr:.3g})" for r in d.itertuples())
            + f" (final validation loss, nats/token, mean ± std over {int(d.seeds.min())}+ seeds)."]
     for a, b in zip(d.itertuples(), list(d.itertuples())[1:]):
         gap, noise = b.val_mean - a.val_mean, max(a.val_max - a.val_min, b.val_max - b.val_min)
         if not math.isfinite(gap): out.append(f"  {b.optimizer} did not train at any rate tried."); continue
         verdict = ("larger than the seed range, so the order is resolved" if gap > noise else
                    "within the seed range, so these two are not separated by this many seeds")
-        lead = f"{a.optimizer} and {b.optimizer} tie" if gap < 5e-4 else f"{a.optimizer} beats {b.optimizer} by {gap:.3f} nats/token"
+        lead = (f"{a.optimizer} and {b.optimizer} tie" if gap < 5e-4
+                else f"{a.optimizer} beats {b.optimizer} by {gap:.3f} nats/token")
         out.append(f"  {lead}; seed range {noise:.3f}: {verdict}.")
     for r in best.itertuples():
-        if r.edge: out.append(f"  {r.optimizer}'s best rate {r.lr:.3g} is the {r.edge} end of its grid: extend the grid {'down' if r.edge == 'low' else 'up'} before trusting its number.")
+        if r.edge:
+            out.append(f"  {r.optimizer}'s best rate {r.lr:.3g} is the {r.edge} end of its grid: "
+                       f"extend the grid {'down' if r.edge == 'low' else 'up'} before trusting its number.")
         if r.diverged_rates: out.append(f"  {r.optimizer} diverged at {r.diverged_rates} of {r.rates_tried} rates.")
     if speed is not None and len(speed):
         t = speed.sort_values('mean_steps', na_position='last').iloc[0].target
         out.append(f"Steps to reach validation loss {t:.3f}: " + ", ".join(
-            f"{r.optimizer} {r.mean_steps:.0f} ({r.reached}/{r.seeds} seeds)" if r.reached else f"{r.optimizer} not reached (0/{r.seeds} seeds)"
+            f"{r.optimizer} {r.mean_steps:.0f} ({r.reached}/{r.seeds} seeds)" if r.reached
+            else f"{r.optimizer} not reached (0/{r.seeds} seeds)"
             for r in speed.sort_values('mean_steps', na_position='last').itertuples()) + ".")
     return out
 
@@ -134,8 +149,12 @@ def plot_lr_sweep(summary, # `sweep_summary` rows
     if ax is None: _, ax = plt.subplots(figsize=(5, 3.5))
     for o, d in summary.groupby('optimizer', sort=False):
         div = d[~np.isfinite(d.val_mean)]; d = d[np.isfinite(d.val_mean)]
-        if len(d): l = ax.errorbar(d.lr, d.val_mean, yerr=np.vstack([d.val_mean - d.val_min, d.val_max - d.val_mean]), marker='o', capsize=3, label=o)
-        if len(div): ax.plot(div.lr, [ax.get_ylim()[1]] * len(div), 'x', color=l[0].get_color() if len(d) else None, label=f'{o} diverged')
+        if len(d):
+            l = ax.errorbar(d.lr, d.val_mean, yerr=np.vstack([d.val_mean - d.val_min, d.val_max - d.val_mean]),
+                            marker='o', capsize=3, label=o)
+        if len(div):
+            ax.plot(div.lr, [ax.get_ylim()[1]] * len(div), 'x', color=l[0].get_color() if len(d) else None,
+                    label=f'{o} diverged')
     ax.set_xscale('log'); ax.set_xlabel('learning rate'); ax.set_ylabel('final validation loss (nats/token)')
     ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax
@@ -150,9 +169,12 @@ def plot_best_curves(runs:list, # run records
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(5, 3.5))
     for i, b in enumerate(best.itertuples()):
-        for j, r in enumerate(r for r in runs if r['optimizer'] == b.optimizer and math.isclose(float(r['lr']), b.lr) and r.get('curve')):
-            ax.plot(r['curve'][x], r['curve']['val_loss'], color=f'C{i}', alpha=0.8, label=f'{b.optimizer} lr {b.lr:.3g}' if j == 0 else None)
+        for j, r in enumerate(r for r in runs if r['optimizer'] == b.optimizer and math.isclose(float(r['lr']), b.lr)
+                              and r.get('curve')):
+            ax.plot(r['curve'][x], r['curve']['val_loss'], color=f'C{i}', alpha=0.8,
+                    label=f'{b.optimizer} lr {b.lr:.3g}' if j == 0 else None)
     if target is not None: ax.axhline(target, ls='--', c='gray', label=f'target {target:.3f}')
-    ax.set_xlabel('training steps' if x == 'step' else 'wall-clock seconds'); ax.set_ylabel('validation loss (nats/token)')
+    ax.set_xlabel('training steps' if x == 'step' else 'wall-clock seconds')
+    ax.set_ylabel('validation loss (nats/token)')
     ax.legend(fontsize=8); ax.grid(alpha=0.3)
     return ax

@@ -1,4 +1,4 @@
-"""Matched-budget comparison of `gpt`, `lstm`, `gru` and `cnn` on one corpus and tokenizer, with a count-based n-gram floor.
+"""Matched-budget comparison of `gpt`, `lstm`, `gru` and `cnn`, each at its tuned learning rate, with a count-based n-gram floor.
 
 Docs: https://llmbench.github.io/llmbench/architectures.html.md"""
 

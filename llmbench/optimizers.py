@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import numpy as np
 from .core import LLMBenchError
+# the sweep summaries live in 04_train: 05_architectures uses them too
+from .train import best_rates, sweep_summary
 
 # %% auto #0
-__all__ = ['log_grid', 'lr_grids', 'sweep_summary', 'best_rates', 'steps_to_target', 'speed_table', 'optimizer_conclusions',
-           'plot_lr_sweep', 'plot_best_curves']
+__all__ = ['log_grid', 'lr_grids', 'steps_to_target', 'speed_table', 'optimizer_conclusions', 'plot_lr_sweep', 'plot_best_curves']
 
 # %% ../nbs/06_optimizers.ipynb #2d67367d
 def log_grid(lo:float, # smallest learning rate
@@ -42,45 +43,6 @@ def lr_grids(optimizers:list, # optimizer names, e.g. ['sgd', 'adam']
             raise LLMBenchError(f"lr_ranges[{o!r}]={r!r}: give [low, high]")
         out[o] = log_grid(float(r[0]), float(r[1]), n_lr)
     return out
-
-# %% ../nbs/06_optimizers.ipynb #f745257a
-def _finite(x):
-    try: x = float(x)
-    except (TypeError, ValueError): return math.inf
-    return x if math.isfinite(x) else math.inf
-
-def sweep_summary(runs:list, # run records
-                 ):
-    ("Per (optimizer, lr): seeds, mean/std/min/max over seeds of the final validation loss, best periodic eval, "
-     "diverged runs.")
-    import pandas as pd
-    if not runs: raise LLMBenchError("sweep_summary: no runs; train at least one (optimizer, lr, seed)")
-    df = pd.DataFrame([dict(optimizer=r['optimizer'], lr=float(r['lr']), seed=r['seed'], val=_finite(r['val_loss']),
-                            best=_finite(r.get('best_eval_loss'))) for r in runs])
-    def std(s): return float(s.std(ddof=1)) if len(s) > 1 and np.isfinite(s).all() else math.nan
-    out = df.groupby(['optimizer', 'lr'], sort=False).agg(
-        seeds=('seed', 'nunique'), val_mean=('val', 'mean'), val_std=('val', std), val_min=('val', 'min'),
-        val_max=('val', 'max'),
-        best_eval_mean=('best', 'mean'), diverged=('val', lambda s: int(np.isinf(s).sum()))).reset_index()
-    order = {o: i for i, o in enumerate(dict.fromkeys(df.optimizer))}  # optimizers in the order given, rates ascending
-    return out.assign(_o=out.optimizer.map(order)).sort_values(['_o', 'lr']).drop(columns='_o').reset_index(drop=True)
-
-def best_rates(summary, # `sweep_summary` rows
-               grids:dict|None=None, # the lr grids, to flag a best rate at the edge of its grid
-              ):
-    "Per optimizer: the rate with the lowest mean final validation loss over seeds, with its spread."
-    import pandas as pd
-    rows = []
-    for o, d in summary.groupby('optimizer', sort=False):
-        r = d.loc[d.val_mean.idxmin()] if np.isfinite(d.val_mean).any() else d.iloc[0]
-        grid = sorted(grids[o]) if grids and o in grids else sorted(d.lr)
-        edge = ('low' if math.isclose(r.lr, grid[0]) else 'high' if math.isclose(r.lr, grid[-1])
-                else '') if len(grid) > 1 else ''
-        rows.append(dict(optimizer=o, lr=r.lr, val_mean=r.val_mean, val_std=r.val_std, val_min=r.val_min,
-                         val_max=r.val_max,
-                         best_eval_mean=r.best_eval_mean, seeds=r.seeds, edge=edge, rates_tried=len(d),
-                         diverged_rates=int((d.diverged > 0).sum())))
-    return pd.DataFrame(rows)
 
 # %% ../nbs/06_optimizers.ipynb #47e25122
 def steps_to_target(steps:list, # evaluation steps

@@ -22,7 +22,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TRAIN_STATE', 'PHASES', 'Tr
            'evaluate_loss', 'check_resumable', 'save_checkpoint', 'checkpoint_dir', 'load_checkpoint',
            'TrainingDiverged', 'TrainResult', 'peak_rss_mb', 'rss_parts_mb', 'TrainState', 'TrainRun', 'setup',
            'train_step', 'read_out', 'write_checkpoints', 'evaluate_and_save', 'fit', 'result', 'train', 'plot_history',
-           'LossPlot', 'find_checkpoints', 'train_small', 'run_models']
+           'LossPlot', 'find_checkpoints', 'train_small', 'run_models', 'sweep_summary', 'best_rates']
 
 # %% ../nbs/04_train.ipynb #78711ce4
 OPTIMIZERS = ('sgd', 'sgd_momentum', 'adam', 'adamw')
@@ -858,3 +858,42 @@ def run_models(run_dir, # a run directory, or '' when the notebook runs alone
     train_small(make_data(), archs, out_dir, **small)
     return find_checkpoints(out_dir, which), 'trained here'
 
+
+# %% ../nbs/04_train.ipynb #5fef5843
+def _finite(x):
+    try: x = float(x)
+    except (TypeError, ValueError): return math.inf
+    return x if math.isfinite(x) else math.inf
+
+def sweep_summary(runs:list, # sweep records: `key`, `lr`, `seed`, `val_loss`, optionally `best_eval_loss`
+                  key:str='optimizer', # the record field naming what each rate is tuned for: 'optimizer', 'arch'
+                 ):
+    "Per (key, lr): seeds, mean/std/min/max over seeds of the final validation loss, best periodic eval, diverged."
+    import pandas as pd
+    if not runs: raise LLMBenchError(f"sweep_summary: no runs; train at least one ({key}, lr, seed)")
+    df = pd.DataFrame([{key: r[key], 'lr': float(r['lr']), 'seed': r['seed'], 'val': _finite(r['val_loss']),
+                        'best': _finite(r.get('best_eval_loss'))} for r in runs])
+    def std(s): return float(s.std(ddof=1)) if len(s) > 1 and np.isfinite(s).all() else math.nan
+    out = df.groupby([key, 'lr'], sort=False).agg(
+        seeds=('seed', 'nunique'), val_mean=('val', 'mean'), val_std=('val', std), val_min=('val', 'min'),
+        val_max=('val', 'max'), best_eval_mean=('best', 'mean'),
+        diverged=('val', lambda s: int(np.isinf(s).sum()))).reset_index()
+    order = {o: i for i, o in enumerate(dict.fromkeys(df[key]))}  # candidates in the order given, rates ascending
+    return out.assign(_o=out[key].map(order)).sort_values(['_o', 'lr']).drop(columns='_o').reset_index(drop=True)
+
+def best_rates(summary, # `sweep_summary` rows
+               grids:dict|None=None, # {candidate: its lr grid}, to flag a best rate at the edge of its grid
+               key:str='optimizer', # the column naming the candidates, as given to `sweep_summary`
+              ):
+    "Per candidate: the rate with the lowest mean final validation loss over seeds, its spread, and its grid edge."
+    import pandas as pd
+    rows = []
+    for o, d in summary.groupby(key, sort=False):
+        r = d.loc[d.val_mean.idxmin()] if np.isfinite(d.val_mean).any() else d.iloc[0]
+        grid = sorted(grids[o]) if grids and o in grids else sorted(d.lr)
+        edge = ('' if len(grid) < 2 else 'low' if math.isclose(r.lr, grid[0])
+                else 'high' if math.isclose(r.lr, grid[-1]) else '')
+        rows.append({key: o, 'lr': r.lr, 'val_mean': r.val_mean, 'val_std': r.val_std, 'val_min': r.val_min,
+                     'val_max': r.val_max, 'best_eval_mean': r.best_eval_mean, 'seeds': r.seeds, 'edge': edge,
+                     'rates_tried': len(d), 'diverged_rates': int((d.diverged > 0).sum())})
+    return pd.DataFrame(rows)

@@ -117,6 +117,37 @@ def test_optimizer_sweep_summary_and_conclusions():
 
 
 # ---------------------------------------------------------------- the notebooks, headless
+def test_sweep_helpers_tune_any_candidate():
+    "05_architectures tunes one rate per architecture with the sweep summaries of 06_optimizers (`key='arch'`)."
+    from llmbench.train import best_rates as best_by, sweep_summary as summary_by
+    assert summary_by is sweep_summary and best_by is best_rates  # one home: 06 imports them from llmbench.train
+    runs = [dict(arch=a, lr=lr, seed=0, val_loss=v) for a, lr, v in
+            [('lstm', 0.01, 2.4), ('lstm', 0.001, 2.9), ('lstm', 0.1, float('inf')), ('gpt', 0.001, 2.0), ('gpt', 0.01, 2.1)]]
+    summ = sweep_summary(runs, key='arch')
+    assert list(summ.arch) == ['lstm'] * 3 + ['gpt'] * 2 and list(summ.lr) == [0.001, 0.01, 0.1, 0.001, 0.01]
+    best = best_rates(summ, {'lstm': [0.001, 0.01, 0.1], 'gpt': [0.001, 0.01]}, key='arch').set_index('arch')
+    assert best.lr.to_dict() == {'lstm': 0.01, 'gpt': 0.001} and best.edge.to_dict() == {'lstm': '', 'gpt': 'low'}
+    assert best.diverged_rates.to_dict() == {'lstm': 1, 'gpt': 0}
+
+
+def _check_lr_sweep(res, archs):
+    "Each architecture's rate is the argmin of its sweep, flagged at a grid edge, and every comparison run used it."
+    sw = res['lr_sweep']
+    assert sw['grid'] == sorted(sw['grid']) and len(sw['grid']) >= 2
+    assert [(r['arch'], r['lr']) for r in sw['runs']] == [(a, lr) for a in archs for lr in sw['grid']]
+    assert all(r['steps'] == sw['steps'] for r in sw['runs'])
+    for a in archs:
+        losses = [math.inf if v is None else v for v in sw['val_loss'][a]]
+        assert losses == [math.inf if r['val_loss'] is None else r['val_loss'] for r in sw['runs'] if r['arch'] == a]
+        best = sw['grid'][int(np.argmin(losses))]
+        assert sw['best_lr'][a] == best and res['design']['lr'][a] == best
+        i = sw['grid'].index(best)
+        assert sw['edge'][a] == ('low' if i == 0 else 'high' if i == len(sw['grid']) - 1 else '')
+        if sw['edge'][a]: assert any(c.startswith(f"  {a}'s best rate") and sw['edge'][a] in c for c in res['conclusions'])
+        assert all(r['lr'] == pytest.approx(best) for r in res['runs'] if r['arch'] == a)  # the comparison used it
+    assert res['conclusions'][0].startswith('Each architecture trained at its own best learning rate')
+
+
 def _check_arch_results(res, archs, budgets):
     runs = res['runs']
     assert {(r['arch'], r['budget']) for r in runs} == {(a, b) for a in archs for b in budgets}
@@ -140,6 +171,8 @@ def _check_arch_results(res, archs, budgets):
 def test_architectures_notebook_smoke(run_nb, tmp_path):
     res = run_nb('05_architectures')
     _check_arch_results(res, ['gpt', 'lstm', 'gru', 'cnn'], ['params', 'flops'])  # equal FLOPs is the default second budget
+    _check_lr_sweep(res, ['gpt', 'lstm', 'gru', 'cnn'])
+    assert len(res['lr_sweep']['grid']) == 2 and all(e in ('low', 'high') for e in res['lr_sweep']['edge'].values())
     assert all(r['steps'] == 6 for r in res['runs'] if r['budget'] == 'params')
     assert (tmp_path/'run'/'05_architectures'/'val_loss_curves.png').is_file()
     from llmbench.train import find_checkpoints  # the equal-steps models are saved, so 08a_evaluate compares them
@@ -148,7 +181,9 @@ def test_architectures_notebook_smoke(run_nb, tmp_path):
 
 
 def test_architectures_seconds_budget_flags_a_loaded_machine(run_nb):
-    res = run_nb('05_architectures', archs=['gpt', 'cnn'], budgets=['seconds'], target_params=8000, n_layer=0)
+    res = run_nb('05_architectures', archs=['gpt', 'cnn'], budgets=['seconds'], target_params=8000, n_layer=0, lr_grid=[])
+    assert res['lr_sweep']['runs'] == [] and all(r['lr'] == pytest.approx(0.003) for r in res['runs'])  # no sweep: lr
+    assert res['conclusions'][0].startswith('Every architecture trained at one shared learning rate, 0.003')
     assert all(r['stopped'] == 'max_seconds' for r in res['runs'] if r['budget'] == 'seconds')
     la = res['load_average']
     assert la['loaded'] == (la['max'] > la['cores'])

@@ -13,7 +13,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['DEFAULTS', 'LLMBenchError', 'find_settings_file', 'Settings', 'get_settings', 'setting', 'cache_dir', 'new_run_dir',
            'step_dir', 'atomic_write', 'atomic_dir', 'write_results', 'read_results', 'save_figure', 'is_int', 'is_num',
-           'median', 'eval_mode', 'seed_everything', 'get_device', 'content_hash', 'matmul_peak', 'keep_heap']
+           'median', 'eval_mode', 'seed_everything', 'get_device', 'content_hash', 'matmul_peak', 'keep_heap',
+           'moved_to']
 
 # %% ../nbs/00_core.ipynb #0782f06f
 class LLMBenchError(ValueError):
@@ -308,3 +309,20 @@ def keep_heap(limit_mb=None, # MiB of freed memory kept and largest heap block; 
     libc = _glibc()
     if not mb or libc is None: return False
     return libc.mallopt(_M_MMAP_THRESHOLD, mb << 20) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, mb << 20) == 1
+
+# %% ../nbs/00_core.ipynb #dc532715
+def moved_to(module:str, # the old module (`__name__`)
+             target:str, # the module the names live in now, e.g. 'llmbench.bench'
+             names:tuple|None=None, # the names that moved (None: every public or private name of `target`)
+            ):
+    "A module `__getattr__` that serves moved names from `target` with a `DeprecationWarning`, for one release."
+    def __getattr__(name):
+        import importlib, warnings
+        if name.startswith('__') or (names is not None and name not in names):
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        mod = importlib.import_module(target)
+        if not hasattr(mod, name): raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(f"{module}.{name} moved to {target}.{name}; import it from there (this path goes in the "
+                      "next release)", DeprecationWarning, stacklevel=2)
+        return getattr(mod, name)
+    return __getattr__

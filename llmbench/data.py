@@ -846,12 +846,5 @@ def scoring_data(record:dict|None, # the model's data block (`read_data_record`)
 
 # %% ../nbs/01_data.ipynb #0e240143
 # moved to `llmbench.bench` (90_bench); importable from here for one release
-_MOVED = ('make_text_file', 'bench_data')
-
-def __getattr__(name):
-    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib, warnings
-    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
-                  "next release)", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module('llmbench.bench'), name)
+from .core import moved_to
+__getattr__ = moved_to(__name__, 'llmbench.bench', ('make_text_file', 'bench_data'))

@@ -9,12 +9,5 @@ __all__ = []
 
 # %% ../nbs/moved_evaluation.ipynb #15ed1587
 # `llmbench.evaluation` is now `llmbench.evaluate` (notebook 08a_evaluate); this path goes in the next release
-def __getattr__(name):
-    "Any name of `llmbench.evaluate`, from there, with a `DeprecationWarning`."
-    if name.startswith('__'): raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib, warnings
-    mod = importlib.import_module('llmbench.evaluate')
-    if not hasattr(mod, name): raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"{__name__}.{name} moved to llmbench.evaluate.{name}; import it from there "
-                  "(this path goes in the next release)", DeprecationWarning, stacklevel=2)
-    return getattr(mod, name)
+from .core import moved_to
+__getattr__ = moved_to(__name__, 'llmbench.evaluate')

@@ -394,12 +394,5 @@ class PromptBox:
 
 # %% ../nbs/08_generate.ipynb #e3d19a7b
 # moved to `llmbench.bench` (90_bench); importable from here for one release
-_MOVED = ('time_decode', 'to_stock_gpt2', 'bench_generate')
-
-def __getattr__(name):
-    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib, warnings
-    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
-                  "next release)", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module('llmbench.bench'), name)
+from .core import moved_to
+__getattr__ = moved_to(__name__, 'llmbench.bench', ('time_decode', 'to_stock_gpt2', 'bench_generate'))

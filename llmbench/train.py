@@ -791,15 +791,8 @@ class LossPlot:
 
 # %% ../nbs/04_train.ipynb #5a6b7eea
 # moved to `llmbench.bench` (90_bench); importable from here for one release
-_MOVED = ('bench_train',)
-
-def __getattr__(name):
-    "The names in `_MOVED`, from `llmbench.bench`, with a `DeprecationWarning`."
-    if name not in _MOVED: raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib, warnings
-    warnings.warn(f"{__name__}.{name} moved to llmbench.bench.{name}; import it from there (this path goes in the "
-                  "next release)", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module('llmbench.bench'), name)
+from .core import moved_to
+__getattr__ = moved_to(__name__, 'llmbench.bench', ('bench_train',))
 
 # %% ../nbs/04_train.ipynb #65613403
 def find_checkpoints(run_dir, # a run directory

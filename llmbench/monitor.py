@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 import numpy as np
-from .core import LLMBenchError, atomic_write, get_settings, setting, write_results
+from .core import LLMBenchError, atomic_write, setting, write_results
 
 # %% auto #0
 __all__ = ['SCHEMA', 'FIELDS', 'OPTIONAL', 'FLAGS', 'BINS', 'RULE_KEYS', 'MIX_BEFORE', 'MIX_AFTER', 'check_record', 'log_files',
@@ -388,7 +388,6 @@ def monitor_rules(**given) -> dict:
 # %% ../nbs/12_monitor.ipynb #77363cc2
 def _served(model):
     "(model, tokenizer, training token probabilities or None, what the training data is) of a model spec."
-    from transformers import AutoTokenizer
     from llmbench.audit import open_audited
     from llmbench.data import read_data_record, scoring_data
     a = open_audited(model)
@@ -526,7 +525,7 @@ def first_alerts(res:dict) -> dict:
 def _figure(res:dict):
     "Health, behaviour and drift over the windows (reference shaded, alert windows marked red)."
     import matplotlib.pyplot as plt
-    h, x = res['health'], res['windows']
+    h = res['health']
     fig, axs = plt.subplots(2, 4, figsize=(15, 6)); axs = axs.ravel()
     def line(ax, key, rows, label, rule=None):
         ys = [r[key] if r[key] is not None else np.nan for r in rows]
@@ -603,7 +602,7 @@ def monitor_log(log, # request log (rotated siblings included)
                 **rules, # any `[monitor]` rule: window='5m', alpha=0.01, max_error_rate=0.05, ...
                ) -> dict:
     "Read a request log, test every window against the reference, write the results and the dashboard."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     R = monitor_rules(**rules)
     t0 = time.perf_counter()
     sc = scan_log(log, R['window'], True, R['max_texts'], seed)

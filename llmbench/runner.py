@@ -14,7 +14,7 @@ from .core import LLMBenchError, atomic_write, get_settings, new_run_dir, read_r
 # %% auto #0
 __all__ = ['PRESETS', 'SCALES', 'nbs_dir', 'list_notebooks', 'find_notebook', 'param_range', 'notebook_params', 'coerce_param',
            'preset_params', 'available_presets', 'scale_params', 'plan_params', 'NotebookFailed', 'render_html',
-           'clean_kernel_sockets', 'IPCKernelManager', 'run_notebook', 'write_report', 'RunInterrupted',
+           'clean_kernel_sockets', 'IPCKernelManager', 'run_notebook', 'write_report', 'RunInterrupted', 'quiet_ctrl_c',
            'usable_run_dir', 'run', 'describe']
 
 # %% ../nbs/00a_runner.ipynb #a85b5f53
@@ -423,10 +423,35 @@ def write_report(run_dir, # the run directory
     parts.append("</body></html>")
     return atomic_write(run_dir/'report.html', '\n'.join(parts))
 
-# %% ../nbs/00a_runner.ipynb #42bcb4e1
+# %% ../nbs/00a_runner.ipynb #5e7b3fd5
+import logging, signal, threading
+
 class RunInterrupted(LLMBenchError):
     "The run was interrupted (Ctrl-C); names the step, and the report lists it as interrupted."
 
+class _AfterCtrlC(logging.Filter):
+    "Once Ctrl-C is pressed, drops the errors of the kernel's teardown that follows; shows everything before it."
+    seen = False
+    def filter(self, record): return not _AfterCtrlC.seen
+
+def _on_ctrl_c(signum, frame):
+    _AfterCtrlC.seen = True
+    raise KeyboardInterrupt
+
+@contextlib.contextmanager
+def quiet_ctrl_c():
+    ("Ctrl-C raises `KeyboardInterrupt` as usual, and the teardown it starts (papermill's 'Kernel died while waiting "
+     "for execute reply', asyncio's 'Task exception was never retrieved') logs nothing: the run's one line says it.")
+    _AfterCtrlC.seen = False
+    for name in ('papermill', 'asyncio'):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _AfterCtrlC) for f in lg.filters): lg.addFilter(_AfterCtrlC())
+    if threading.current_thread() is not threading.main_thread(): yield; return  # signals reach the main thread only
+    old = signal.signal(signal.SIGINT, _on_ctrl_c)
+    try: yield
+    finally: signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+
+# %% ../nbs/00a_runner.ipynb #42bcb4e1
 def usable_run_dir(out, # the run directory asked for
                   ) -> Path:
     "Create `out` and check that files can be written in it, or raise naming it and the reason."
@@ -460,20 +485,21 @@ def run(notebooks=None, # names or paths; None = every pipeline notebook, in ord
         for nb in nbs: _prepare_step(run_dir, nb.stem, False, bool(plan[nb.stem].get('resume')))
     steps = []
     try:
-        for nb in nbs:
-            shown = ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items())
-            log(f"[llmbench] {nb.stem} ({preset}{'/' + scale if scale else ''}{', ' + shown if shown else ''})")
-            t0 = time.time()
-            try: run_notebook(nb, run_dir, plan[nb.stem], log_output=log_output, overwrite=overwrite)
-            except NotebookFailed as e:
-                steps.append((nb.stem, 'failed', time.time() - t0, str(e))); raise
-            except KeyboardInterrupt:
-                part = run_dir/nb.stem/f'{nb.stem}.ipynb'
-                msg = f"{nb.stem}: interrupted after {time.time() - t0:.0f} s" + (f"; partial output kept in {part}"
-                                                                                  if part.is_file() else '')
-                steps.append((nb.stem, 'interrupted', time.time() - t0, msg))
-                raise RunInterrupted(msg) from None
-            steps.append((nb.stem, 'ok', time.time() - t0, None))
+        with quiet_ctrl_c():
+            for nb in nbs:
+                shown = ', '.join(f'{k}={v}' for k, v in plan[nb.stem].items())
+                log(f"[llmbench] {nb.stem} ({preset}{'/' + scale if scale else ''}{', ' + shown if shown else ''})")
+                t0 = time.time()
+                try: run_notebook(nb, run_dir, plan[nb.stem], log_output=log_output, overwrite=overwrite)
+                except NotebookFailed as e:
+                    steps.append((nb.stem, 'failed', time.time() - t0, str(e))); raise
+                except KeyboardInterrupt:
+                    part = run_dir/nb.stem/f'{nb.stem}.ipynb'
+                    kept = f"; partial output kept in {part}" if part.is_file() else ''
+                    msg = f"{nb.stem}: interrupted after {time.time() - t0:.0f} s{kept}"
+                    steps.append((nb.stem, 'interrupted', time.time() - t0, msg))
+                    raise RunInterrupted(msg) from None
+                steps.append((nb.stem, 'ok', time.time() - t0, None))
     finally:
         write_report(run_dir, steps)
     log(f"[llmbench] report: {run_dir/'report.html'}")

@@ -1,7 +1,7 @@
 """11_serve: a real HTTP server tested as the field tests servers: the openai client (plain, streaming, completions,
 chat), batched greedy == solo for every architecture, limits and security, malformed floods, disconnects that stop the
 compute, hooks, the request log, schema fuzzing with schemathesis, the chat page in Chromium, the CLI."""
-import asyncio, json, os, re, subprocess, sys, threading, time
+import asyncio, copy, json, os, re, subprocess, sys, threading, time
 from pathlib import Path
 import httpx, pytest, torch
 from llmbench.core import LLMBenchError
@@ -508,7 +508,10 @@ def test_chat_page_streams_and_shows_refusal(gpt, tok, tmp_path):
     from playwright.sync_api import sync_playwright
     chromium = _browser()
     want = generate(gpt, tok, 'the quick', 40, temperature=0).text
-    with serve_in_background((gpt, tok), name='tiny', hooks='log', log_path=str(tmp_path/'a.jsonl')) as plain, \
+    paced = copy.deepcopy(gpt)  # 25 ms a token: the answer takes about 1 s, so the page sees it arrive in pieces
+    fwd = paced.forward         # even when a busy machine would otherwise deliver the tiny model's 40 tokens at once
+    paced.forward = lambda *a, **k: (time.sleep(0.025), fwd(*a, **k))[1]
+    with serve_in_background((paced, tok), name='tiny', hooks='log', log_path=str(tmp_path/'a.jsonl')) as plain, \
          serve_in_background((gpt, tok), name='tiny', hooks='moderation,log', log_path=str(tmp_path/'b.jsonl')) as mod, \
          sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium, args=['--no-sandbox'])

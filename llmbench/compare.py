@@ -11,3 +11,5 @@ __all__ = []
 # `llmbench.compare` is now `llmbench.architectures` (notebook 05_architectures); this path goes in the next release
 from .core import moved_to
 __getattr__ = moved_to(__name__, 'llmbench.architectures')
+import importlib
+__all__ = list(importlib.import_module('llmbench.architectures').__all__)  # `from llmbench.compare import *` forwards too

@@ -837,9 +837,9 @@ def scoring_data(record:dict|None, # the model's data block (`read_data_record`)
                  what='the model', # the model, for messages
                 ) -> LMData:
     "The data to score a model on: the step's data block, its gaps filled from the model's record, checked for overlap."
-    r = record or {}
+    r, seed = record or {}, data_seed_arg(data_seed)
     data = prepare_data(corpus or r.get('corpus', ''), tokenizer or r.get('tokenizer', ''), split or r.get('split', ''),
-                        data_seed_arg(data_seed) if data_seed_arg(data_seed) is not None else r.get('data_seed'),
+                        seed if seed is not None else r.get('data_seed'),
                         r.get('text_field', '') if not corpus or corpus == r.get('corpus') else '')
     check_scoring_data(data, record, eval_split, what)
     return data

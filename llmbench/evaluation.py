@@ -11,3 +11,5 @@ __all__ = []
 # `llmbench.evaluation` is now `llmbench.evaluate` (notebook 08a_evaluate); this path goes in the next release
 from .core import moved_to
 __getattr__ = moved_to(__name__, 'llmbench.evaluate')
+import importlib
+__all__ = list(importlib.import_module('llmbench.evaluate').__all__)  # `from llmbench.evaluation import *` forwards too

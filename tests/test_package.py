@@ -86,4 +86,7 @@ def test_old_module_paths_import_with_deprecation_warning(old):
     with pytest.warns(DeprecationWarning, match=new_name):
         exec(f'from {old} import {names[0]} as got', ns := {})
     assert ns['got'] is getattr(new, names[0])
+    with pytest.warns(DeprecationWarning, match=new_name):
+        exec(f'from {old} import *', star := {})
+    assert {k: star[k] for k in new.__all__} == {k: getattr(new, k) for k in new.__all__}  # star import forwards too
     with pytest.raises(AttributeError): mod.no_such_name
